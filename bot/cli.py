@@ -1,0 +1,230 @@
+"""The `g21bot` command: ingest, search, ask, chat, run, eval."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from retrieval.errors import RetrievalError
+from retrieval.text import detect_language
+
+log = logging.getLogger("g21bot")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "manifest", None):
+        settings.manifest = args.manifest
+    return settings
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from bot.service import run_ingest
+    from retrieval.corpus import load_corpus
+    from retrieval.ingest import corpus_chunks
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    total = len(corpus_chunks(load_corpus(settings.manifest or None), settings.chunk_tokens))
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        if total >= 200 and sys.stderr.isatty():
+            width = 30
+            filled = int(width * done / total)
+            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks",
+                  end="", file=sys.stderr, flush=True)
+
+    report = run_ingest(settings, rebuild=args.rebuild, progress=progress)
+    if total >= 200 and sys.stderr.isatty():
+        print(file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    print(f"ingest: {total} chunks: {report.summary()} ({elapsed:.2f} s)")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from bot.service import StackHolder
+
+    stack = StackHolder(_settings(args)).get()
+    result = stack.retriever.search(args.question, args.k)
+    document = stack.corpus.primary
+    lang = args.lang or detect_language(args.question)
+    rows = [
+        {
+            "paragraph": hit.paragraph,
+            "score": hit.score,
+            "lang": lang,
+            "text": document.text(hit.paragraph, lang),
+        }
+        for hit in result.hits
+    ]
+    if args.json:
+        print(json.dumps({
+            "query": result.query,
+            "covered": result.covered,
+            "coverage": result.coverage,
+            "missing": list(result.request.missing) if result.request else [],
+            "results": rows,
+        }, ensure_ascii=False, indent=2))
+        return 0
+    if result.request and result.request.missing:
+        print(f"(the statement has {document.count} paragraphs; no paragraph "
+              f"{', '.join(map(str, result.request.missing))})")
+    if not result.covered and not result.request:
+        print(f"(not covered: coverage {result.coverage:.2f}; closest paragraphs below)")
+    for row in rows:
+        print(f"¶{row['paragraph']}  score {row['score']:.3f}  [{lang}]\n    {row['text']}\n")
+    return 0
+
+
+def _print_answer(answer: object, as_json: bool) -> None:
+    from bot.answer import Answer
+
+    assert isinstance(answer, Answer)
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(answer.text)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot.engine import AnswerEngine
+
+    engine = AnswerEngine(_settings(args))
+    answer = asyncio.run(engine.aanswer(args.question, lang=args.lang))
+    _print_answer(answer, args.json)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.terminal import chat
+
+    return chat(_settings(args), lang=args.lang)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.telegram_bot_token.get_secret_value():
+        print(
+            "No Telegram bot token is set. To run the bot: talk to @BotFather in Telegram, "
+            "create a bot, then put TELEGRAM_BOT_TOKEN=<token> in .env (see .env.example).\n"
+            "Meanwhile you can ask questions here, in the terminal.",
+            file=sys.stderr,
+        )
+        if sys.stdin.isatty() or args.chat:
+            return cmd_chat(args)
+        return 2
+    from bot.telegram.app import run_bot
+
+    return run_bot(settings, webhook=args.webhook)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.engine import AnswerEngine
+    from bot.evaluate import evaluate, read_questions
+
+    settings = _settings(args)
+    engine = AnswerEngine(settings)
+    mode = args.mode or engine.mode
+    if mode == "llm" and engine.mode != "llm":
+        print("eval --mode llm needs G21_LLM_MODEL set", file=sys.stderr)
+        return 2
+    report = asyncio.run(evaluate(engine, read_questions(args.file), mode))
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    keys = ["hit_at_1", "hit_at_3", "mrr", "answer_citation_hit", "citation_validity",
+            "abstention_accuracy", "false_abstention_rate"]
+    print(f"{report['n']} questions ({report['answerable']} answerable), mode {mode}")
+    print(f"{'':8}" + "".join(f"{k:>22}" for k in keys))
+    for name, block in [("all", report), *report["by_lang"].items()]:
+        print(f"{name:8}" + "".join(f"{block[k]:>22}" for k in keys))
+    lat = report["latency_ms"]
+    print(f"latency ms: p50 {lat['p50']}, p95 {lat['p95']}")
+    for q in report["questions"]:
+        if not q["ok"]:
+            print(f"  miss {q['id']}: retrieved {q['retrieved'][:5]} cited {q['cited']} "
+                  f"abstained {q['abstained']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="g21bot",
+        description="Answers questions about the G-21 statement on the follow-up to the 2013 "
+        "high-level meeting on nuclear disarmament, citing paragraph numbers.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="parse the corpus and load it into the index")
+    p.add_argument("--manifest", help="corpus manifest (TOML); default: the shipped statement")
+    p.add_argument("--rebuild", action="store_true", help="drop the collection and build it anew")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="ranked paragraphs for a question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="how many paragraphs (default 5)")
+    p.add_argument("--lang", choices=["zh", "en"], help="language of the shown text")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer one question with citations")
+    p.add_argument("question")
+    p.add_argument("--lang", choices=["zh", "en"], help="reply language (default: the question's)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal")
+    p.add_argument("--lang", choices=["zh", "en"])
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("run", help="run the Telegram bot (polling, or --webhook)")
+    p.add_argument("--webhook", action="store_true", help="serve a webhook instead of polling")
+    p.add_argument("--chat", action="store_true", help="without a token, chat in the terminal")
+    p.add_argument("--lang", choices=["zh", "en"])
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("eval", help="score answers on a JSONL question file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--mode", choices=["extractive", "llm"], help="default: the configured mode")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bot.logs import setup_logging
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        print(f"g21bot: invalid setting {field}: {first['msg']}", file=sys.stderr)
+        return 2
+    setup_logging(settings, verbose=args.verbose)
+    try:
+        return int(args.func(args))
+    except RetrievalError as exc:
+        print(f"g21bot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""`g21bot eval`: the scores defined in the evaluation README, over a JSONL question file."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.answer import Answer
+from bot.engine import AnswerEngine
+from retrieval.corpus import Document
+from retrieval.text import normalise_for_match
+
+
+class EvalFileError(ValueError):
+    """The question file is not the JSONL format the evaluation README defines."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    lang: str
+    question: str
+    paragraphs: tuple[int, ...]
+    answerable: bool
+
+
+def read_questions(path: str | Path) -> list[Question]:
+    out = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append(
+                Question(
+                    str(row["id"]),
+                    str(row.get("lang", "")),
+                    str(row["question"]),
+                    tuple(int(p) for p in row.get("paragraphs", [])),
+                    bool(row.get("answerable", bool(row.get("paragraphs")))),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EvalFileError(f"{path}:{lineno}: not a question record ({exc})") from exc
+    return out
+
+
+def quote_is_valid(document: Document, paragraph: int, quote: str) -> bool:
+    """The paragraph exists and the quote stands in one of its language versions."""
+    if paragraph not in document.numbers:
+        return False
+    needle = normalise_for_match(quote)
+    return bool(needle) and any(
+        needle in normalise_for_match(v.paragraphs[paragraph]) for v in document.versions.values()
+    )
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return round(ordered[index], 2)
+
+
+def score(rows: list[tuple[Question, Answer, float]], document: Document) -> dict[str, Any]:
+    answerable = [(q, a) for q, a, _ in rows if q.answerable]
+    unanswerable = [(q, a) for q, a, _ in rows if not q.answerable]
+
+    def share(count: int, total: int) -> float:
+        return round(count / total, 4) if total else 0.0
+
+    def hit(q: Question, a: Answer, k: int) -> bool:
+        return any(p in q.paragraphs for p in a.retrieved[:k])
+
+    def rr(q: Question, a: Answer) -> float:
+        for rank, p in enumerate(a.retrieved[:10], start=1):
+            if p in q.paragraphs:
+                return 1.0 / rank
+        return 0.0
+
+    citations = [(c.paragraph, c.quote) for _, a, _ in rows for c in a.citations]
+    valid = sum(quote_is_valid(document, p, quote) for p, quote in citations)
+    latencies = [ms for _, _, ms in rows]
+    return {
+        "n": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "hit_at_1": share(sum(hit(q, a, 1) for q, a in answerable), len(answerable)),
+        "hit_at_3": share(sum(hit(q, a, 3) for q, a in answerable), len(answerable)),
+        "mrr": round(sum(rr(q, a) for q, a in answerable) / len(answerable), 4) if answerable else 0.0,
+        "answer_citation_hit": share(
+            sum(any(p in q.paragraphs for p in a.cited) for q, a in answerable), len(answerable)
+        ),
+        "citation_validity": share(valid, len(citations)) if citations else 1.0,
+        "abstention_accuracy": share(
+            sum(a.abstained and not a.citations for _, a in unanswerable), len(unanswerable)
+        ),
+        "false_abstention_rate": share(sum(a.abstained for _, a in answerable), len(answerable)),
+        "latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95)},
+    }
+
+
+def is_ok(q: Question, a: Answer) -> bool:
+    if q.answerable:
+        return not a.abstained and any(p in q.paragraphs for p in a.cited)
+    return a.abstained and not a.citations
+
+
+async def evaluate(engine: AnswerEngine, questions: list[Question], mode: str) -> dict[str, Any]:
+    """Ask every question through the bot's own answer path and score the answers."""
+    document = engine.stack().corpus.primary
+    # Warm up outside the timings: dictionaries and indexes load on first use.
+    engine.answer("warm-up 预热")
+    rows = []
+    for q in questions:
+        started = time.perf_counter()
+        answer = engine.answer(q.question) if mode == "extractive" else await engine.aanswer(q.question)
+        rows.append((q, answer, (time.perf_counter() - started) * 1000))
+    report = score(rows, document)
+    report["mode"] = mode
+    report["by_lang"] = {
+        lang: score([r for r in rows if r[0].lang == lang], document)
+        for lang in sorted({q.lang for q in questions})
+    }
+    report["questions"] = [
+        {
+            "id": q.id,
+            "lang": q.lang,
+            "retrieved": a.retrieved[:10],
+            "cited": a.cited,
+            "abstained": a.abstained,
+            "ok": is_ok(q, a),
+            "latency_ms": round(ms, 2),
+        }
+        for q, a, ms in rows
+    ]
+    return report

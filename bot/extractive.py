@@ -1,0 +1,152 @@
+"""Offline answers: the sentences of the best paragraphs that answer the question, quoted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.answer import Answer, Citation
+from bot.messages import message
+from retrieval.analyze import han_bigrams, terms
+from retrieval.corpus import Document
+from retrieval.refs import ParagraphRequest
+from retrieval.search import CoverageGate, ParagraphHit, SearchResult
+from retrieval.text import split_sentences
+
+MAX_SENTENCES = 3
+# A sentence from a lower-ranked paragraph joins the answer only if it matches nearly as
+# well as the best one: more quotes are not a better answer.
+SECONDARY_SHARE = 0.75
+PARAGRAPHS_CONSIDERED = 3
+
+
+@dataclass(frozen=True)
+class Scored:
+    paragraph: int
+    position: int
+    sentence: str
+    score: float
+
+
+def _features(text: str) -> set[str]:
+    words = terms(text)
+    return set(words) | {f"#{g}" for w in words for g in han_bigrams(w) if len(w) > 1}
+
+
+def score_sentences(
+    question: str, hits: Sequence[ParagraphHit], document: Document, lang: str, gate: CoverageGate
+) -> list[Scored]:
+    """Every sentence of the top paragraphs, scored by the IDF weight of the question terms
+    it contains, with a small bonus for the paragraph's rank."""
+    wanted = _features(question)
+    total = sum(gate.weight(t) for t in wanted) or 1.0
+    scored = []
+    for rank, hit in enumerate(hits[:PARAGRAPHS_CONSIDERED]):
+        prior = 1.0 - 0.15 * rank
+        sentences = split_sentences(document.text(hit.paragraph, lang), lang)
+        for position, sentence in enumerate(sentences):
+            found = _features(sentence)
+            matched = sum(gate.weight(t) for t in wanted if t in found)
+            scored.append(Scored(hit.paragraph, position, sentence, prior * (0.1 + matched / total)))
+    return scored
+
+
+def choose(scored: list[Scored], top_paragraph: int) -> list[Scored]:
+    """The best sentence of the top paragraph, plus close runners-up, in reading order."""
+    if not scored:
+        return []
+    in_top = [s for s in scored if s.paragraph == top_paragraph]
+    first = max(in_top or scored, key=lambda s: s.score)
+    picked = [first]
+    for candidate in sorted(scored, key=lambda s: -s.score):
+        if len(picked) >= MAX_SENTENCES:
+            break
+        if candidate is first or candidate.score < SECONDARY_SHARE * first.score:
+            continue
+        picked.append(candidate)
+    order = {p: i for i, p in enumerate(dict.fromkeys([first.paragraph, *[s.paragraph for s in picked]]))}
+    return sorted(picked, key=lambda s: (order[s.paragraph], s.position))
+
+
+def _quote(sentence: str, lang: str) -> str:
+    return f"“{sentence}”"
+
+
+def _align(chosen: list[Scored], document: Document, source_lang: str, lang: str) -> list[Scored]:
+    """Carry sentences picked in the question's language over to the reply's language: the
+    same sentence where both versions split alike, else the whole paragraph."""
+    if source_lang == lang:
+        return chosen
+    out: list[Scored] = []
+    for s in chosen:
+        target = split_sentences(document.text(s.paragraph, lang), lang)
+        source = split_sentences(document.text(s.paragraph, source_lang), source_lang)
+        text = target[s.position] if len(target) == len(source) else " ".join(target)
+        if all(o.sentence != text for o in out):
+            out.append(Scored(s.paragraph, s.position, text, s.score))
+    return out
+
+
+def extractive_answer(
+    question: str,
+    result: SearchResult,
+    document: Document,
+    lang: str,
+    gate: CoverageGate,
+    question_lang: str,
+) -> Answer:
+    """Compose the reply from the search result; abstain when the gate says not covered."""
+    if result.request is not None:
+        return paragraph_answer(result.request, document, lang, result.paragraphs)
+    if not result.covered or not result.hits:
+        return not_covered_answer(document, lang, result.paragraphs)
+    source_lang = question_lang if question_lang in document.versions else lang
+    scored = score_sentences(question, result.hits, document, source_lang, gate)
+    chosen = _align(choose(scored, result.hits[0].paragraph), document, source_lang, lang)
+    lines = [message(lang, "lead")]
+    citations = []
+    for s in chosen:
+        lines.append(f"{_quote(s.sentence, lang)} [¶{s.paragraph}]")
+        citations.append(Citation(s.paragraph, s.sentence))
+    note = message(lang, "translation_note") if not document.official.get(lang, True) else ""
+    if note:
+        lines.append(note)
+    return Answer(
+        "\n".join(lines), citations, lang, "extractive", retrieved=result.paragraphs, note=note
+    )
+
+
+def paragraph_answer(
+    request: ParagraphRequest, document: Document, lang: str, retrieved: list[int]
+) -> Answer:
+    """Requested paragraphs in full; a number the statement lacks is said plainly."""
+    blocks, citations = [], []
+    for n in request.numbers:
+        text = document.text(n, lang)
+        blocks.append(f"{message(lang, 'paragraph_head', n=n)} [¶{n}]\n{text}")
+        citations.append(Citation(n, text))
+    if request.missing:
+        missing = ", ".join(str(n) for n in request.missing)
+        blocks.append(message(lang, "no_such_paragraph", count=document.count, missing=missing))
+    note = ""
+    if request.numbers and not document.official.get(lang, True):
+        note = message(lang, "translation_note")
+        blocks.append(note)
+    return Answer(
+        "\n\n".join(blocks),
+        citations,
+        lang,
+        "reference" if request.numbers else "abstain",
+        abstained=not request.numbers,
+        retrieved=retrieved,
+        note=note,
+        shown=list(request.numbers),
+    )
+
+
+def not_covered_answer(document: Document, lang: str, retrieved: list[int]) -> Answer:
+    text = message(lang, "not_covered", topic="")
+    scope = document.scope_in(lang)
+    if scope:
+        text += "\n" + scope
+    return Answer(text, [], lang, "abstain", abstained=True, retrieved=retrieved)

@@ -1,0 +1,85 @@
+"""Builds the retrieval stack from settings, once per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from retrieval.corpus import Corpus, load_corpus
+from retrieval.embeddings import EmbeddingChoice, make_embeddings
+from retrieval.errors import IndexNotReadyError
+from retrieval.ingest import corpus_chunks, ingest
+from retrieval.search import Retriever
+from retrieval.store import IngestReport, VectorStore, open_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Stack:
+    corpus: Corpus
+    choice: EmbeddingChoice
+    store: VectorStore
+    retriever: Retriever
+
+
+def open_store(settings: Settings, corpus: Corpus, choice: EmbeddingChoice) -> VectorStore:
+    client = open_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
+    return VectorStore(client, corpus.corpus_id, choice, settings.collection)
+
+
+def run_ingest(
+    settings: Settings, rebuild: bool = False, progress: Callable[[int], None] | None = None
+) -> IngestReport:
+    corpus = load_corpus(settings.manifest or None)
+    choice = make_embeddings(settings.embeddings)
+    store = open_store(settings, corpus, choice)
+    return ingest(corpus, store, settings.chunk_tokens, rebuild, progress)
+
+
+class StackHolder:
+    """Opens the stack lazily and again after a failure, so a store that comes back is used
+    without a restart; ``auto_ingest`` fills an empty embedded store on first use."""
+
+    def __init__(self, settings: Settings, auto_ingest: bool = True) -> None:
+        self.settings = settings
+        self.auto_ingest = auto_ingest
+        self._stack: Stack | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Stack:
+        with self._lock:
+            if self._stack is None:
+                self._stack = self._open()
+            return self._stack
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stack = None
+
+    def invalidate_store(self) -> None:
+        """Forget the store handle so the next query reconnects (a restarted server)."""
+        with self._lock:
+            if self._stack is not None:
+                self._stack.store.reconnect()
+
+    def _open(self) -> Stack:
+        settings = self.settings
+        corpus = load_corpus(settings.manifest or None)
+        choice = make_embeddings(settings.embeddings)
+        store = open_store(settings, corpus, choice)
+        if not store.exists() or store.count() == 0:
+            if not self.auto_ingest:
+                raise IndexNotReadyError(
+                    f"collection '{store.name}' is empty: run `g21bot ingest` first"
+                )
+            log.info("index %s is empty; ingesting the corpus", store.name)
+            ingest(corpus, store, settings.chunk_tokens)
+        chunks = store.all_chunks()
+        if not chunks:
+            chunks = corpus_chunks(corpus, settings.chunk_tokens)
+        retriever = Retriever(corpus, store, choice, chunks, settings.min_coverage)
+        return Stack(corpus, choice, store, retriever)

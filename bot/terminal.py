@@ -1,0 +1,59 @@
+"""`g21bot chat`: the assistant in a terminal, with line editing and a few commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sys
+
+from bot.answer import Turn
+from bot.engine import AnswerEngine
+from bot.settings import Settings
+
+HELP = (
+    "Ask about the G-21 statement in Chinese or English. Commands: /para N (a paragraph in "
+    "full), /lang zh|en|auto, /reset (forget the conversation), /quit."
+)
+
+
+def chat(settings: Settings, lang: str | None = None) -> int:
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (line editing and history for input())
+    engine = AnswerEngine(settings)
+    print("g21bot: loading the statement…", file=sys.stderr)
+    engine.stack()
+    print(HELP)
+    history: list[Turn] = []
+    while True:
+        try:
+            line = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not line:
+            continue
+        if line in ("/quit", "/exit", "/q"):
+            return 0
+        if line == "/reset":
+            history.clear()
+            print("(conversation forgotten)")
+            continue
+        if line in ("/help", "/start"):
+            print(HELP)
+            continue
+        if line.startswith("/lang"):
+            choice = line.removeprefix("/lang").strip()
+            lang = choice if choice in ("zh", "en") else None
+            print(f"(reply language: {lang or 'auto'})")
+            continue
+        match = re.fullmatch(r"/para\s+(\S+)", line)
+        if match:
+            line = f"paragraph {match.group(1)}"
+        elif line.startswith("/"):
+            print("(unknown command) " + HELP)
+            continue
+        answer = asyncio.run(engine.aanswer(line, history, lang))
+        print(answer.text)
+        history.append(Turn(line, answer.text, tuple(answer.cited), answer.lang))
+        del history[:-max(1, settings.history_turns)]

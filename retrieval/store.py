@@ -1,0 +1,196 @@
+"""The Chroma collection holding chunk vectors: embedded by default, a server when asked."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chromadb
+
+from retrieval.chunk import Chunk
+from retrieval.embeddings import EmbeddingChoice
+from retrieval.errors import StoreMismatchError, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+_BATCH = 256
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.deleted} deleted, "
+            f"{self.unchanged} unchanged"
+        )
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    chunk: Chunk
+    similarity: float
+
+
+def open_client(data_dir: str | Path, host: str = "", port: int = 8000) -> Any:
+    """A Chroma server client when ``host`` is set, else the embedded store under ``data_dir``."""
+    try:
+        if host:
+            return chromadb.HttpClient(host=host, port=port)
+        path = Path(data_dir) / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path))
+    except Exception as exc:  # chromadb raises several unrelated types for "cannot reach"
+        where = f"Chroma server at {host}:{port}" if host else f"embedded Chroma in {data_dir}"
+        raise StoreUnavailableError(f"cannot open {where}: {exc}") from exc
+
+
+def collection_name(corpus_id: str, embedding_id: str) -> str:
+    """A valid Chroma name (3-512 chars of [a-zA-Z0-9._-], alphanumeric ends)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{corpus_id}--{embedding_id}").strip("-._")
+    return (name or "g21")[:200]
+
+
+def _chunk_from(doc: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        doc_id=str(meta["doc_id"]),
+        lang=str(meta["lang"]),
+        paragraph=int(meta["paragraph"]),
+        index=int(meta["chunk"]),
+        text=doc,
+        tokens=int(meta["tokens"]),
+    )
+
+
+class VectorStore:
+    """One collection per corpus and embedding; never lets Chroma embed anything itself."""
+
+    def __init__(self, client: Any, corpus_id: str, choice: EmbeddingChoice, name: str = "") -> None:
+        self.client = client
+        self.choice = choice
+        self.name = name or collection_name(corpus_id, choice.embedding_id)
+        self._collection: Any = None
+        self._dimension: int | None = None
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = len(self.choice.embeddings.embed_query("dimension probe"))
+        return self._dimension
+
+    def _guard(self, action: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (StoreMismatchError, StoreUnavailableError):
+            raise
+        except Exception as exc:
+            # Drop the handle: a restarted server hands out new collection ids.
+            self._collection = None
+            raise StoreUnavailableError(f"vector store {action} failed: {exc}") from exc
+
+    def _open(self, create: bool) -> Any:
+        if self._collection is not None:
+            return self._collection
+        meta = {"embedding_id": self.choice.embedding_id, "embedding_dim": self.dimension}
+        if create:
+            collection = self.client.get_or_create_collection(
+                self.name,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata=meta,
+                embedding_function=None,
+            )
+        else:
+            collection = self.client.get_collection(self.name, embedding_function=None)
+        found = collection.metadata or {}
+        if (found.get("embedding_id"), found.get("embedding_dim")) != (
+            meta["embedding_id"],
+            meta["embedding_dim"],
+        ):
+            raise StoreMismatchError(
+                f"collection '{self.name}' was built with embeddings "
+                f"{found.get('embedding_id')} (dim {found.get('embedding_dim')}), not "
+                f"{meta['embedding_id']} (dim {meta['embedding_dim']}); "
+                "run `g21bot ingest --rebuild`"
+            )
+        self._collection = collection
+        return collection
+
+    def reconnect(self) -> None:
+        self._collection = None
+
+    def exists(self) -> bool:
+        names = self._guard("listing", self.client.list_collections)
+        return self.name in [getattr(c, "name", c) for c in names]
+
+    def drop(self) -> None:
+        if self.exists():
+            self._guard("delete", lambda: self.client.delete_collection(self.name))
+        self._collection = None
+
+    def sync(self, chunks: Sequence[Chunk], progress: Callable[[int], None] | None = None) -> IngestReport:
+        """Make the collection hold exactly ``chunks``: add new, update changed, delete gone."""
+        collection = self._guard("open", lambda: self._open(create=True))
+        existing = self._guard("read", lambda: collection.get(include=["metadatas"]))
+        have = {i: (m or {}).get("hash") for i, m in zip(existing["ids"], existing["metadatas"], strict=True)}
+        wanted = {c.id: c for c in chunks}
+        new = [c for c in chunks if c.id not in have]
+        changed = [c for c in chunks if c.id in have and have[c.id] != c.content_hash]
+        gone = [i for i in have if i not in wanted]
+        todo = new + changed
+        for start in range(0, len(todo), _BATCH):
+            batch = todo[start : start + _BATCH]
+            vectors = self.choice.embeddings.embed_documents([c.text for c in batch])
+            self._guard(
+                "write",
+                lambda b=batch, v=vectors: collection.upsert(
+                    ids=[c.id for c in b],
+                    embeddings=v,
+                    documents=[c.text for c in b],
+                    metadatas=[c.metadata() for c in b],
+                ),
+            )
+            if progress:
+                progress(len(batch))
+        for start in range(0, len(gone), _BATCH):
+            ids = gone[start : start + _BATCH]
+            self._guard("delete", lambda i=ids: collection.delete(ids=i))
+        return IngestReport(len(new), len(changed), len(gone), len(chunks) - len(todo))
+
+    def count(self) -> int:
+        collection = self._guard("open", lambda: self._open(create=False))
+        return int(self._guard("count", collection.count))
+
+    def all_chunks(self) -> list[Chunk]:
+        collection = self._guard("open", lambda: self._open(create=False))
+        got = self._guard("read", lambda: collection.get(include=["documents", "metadatas"]))
+        chunks = [_chunk_from(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
+        return sorted(chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index))
+
+    def query(self, vector: list[float], k: int) -> list[VectorHit]:
+        collection = self._guard("open", lambda: self._open(create=False))
+        got = self._guard(
+            "query",
+            lambda: collection.query(
+                query_embeddings=[vector],
+                n_results=k,
+                include=["documents", "metadatas", "distances"],
+            ),
+        )
+        return [
+            VectorHit(_chunk_from(d, m), 1.0 - float(dist))
+            for d, m, dist in zip(
+                got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+            )
+        ]
+
+    def ping(self) -> None:
+        """Raise ``StoreUnavailableError`` unless the store answers now."""
+        self._guard("heartbeat", self.client.heartbeat)
