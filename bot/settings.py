@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         20.0, alias="G21_LLM_TIMEOUT", gt=0,
         description="Seconds an LLM call may take before the extractive answer is used.",
     )
+    llm_retries: int = Field(
+        1, alias="G21_LLM_RETRIES", ge=0, le=5,
+        description="Retries of a failed LLM call (the client's own) before falling back.",
+    )
+    llm_cooldown: float = Field(
+        15.0, alias="G21_LLM_COOLDOWN", ge=0,
+        description="After an LLM failure, seconds of extractive answers before trying again.",
+    )
     llm_context_tokens: int = Field(
         8000, alias="G21_LLM_CONTEXT_TOKENS", ge=1000,
         description="Token window the prompt (rules, paragraphs, history, question) must fit in.",

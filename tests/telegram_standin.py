@@ -594,9 +594,49 @@ def _callback_data_violations(obj: object, path: str = "") -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _decode_value(value: object, types: list[str] | None) -> object:
+# String fields kept as sent when the spec (which knows every field's type) is absent
+_FALLBACK_STRING_FIELDS = frozenset(
+    [
+        "text",
+        "caption",
+        "message_text",
+        "parse_mode",
+        "action",
+        "url",
+        "description",
+        "short_description",
+        "name",
+        "language_code",
+        "callback_query_id",
+        "inline_query_id",
+        "inline_message_id",
+        "business_connection_id",
+        "message_effect_id",
+        "secret_token",
+        "ip_address",
+        "emoji",
+        "title",
+        "query",
+        "next_offset",
+        "file_id",
+        "photo",
+        "document",
+        "audio",
+        "video",
+        "voice",
+        "sticker",
+        "animation",
+        "thumbnail",
+        "custom_title",
+    ]
+)
+
+
+def _decode_value(value: object, types: list[str] | None, name: str = "") -> object:
     """Form values are strings; non-String values arrive JSON-encoded (as PTB sends them)."""
     if not isinstance(value, str):
+        return value
+    if types is None and name in _FALLBACK_STRING_FIELDS:
         return value
     if types is not None and types == ["String"]:
         return value
@@ -743,6 +783,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # headers and body are two writes: without this, Nagle + delayed ACK add ~40 ms
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.standin._register_connection(self.connection)
 
     def finish(self) -> None:
@@ -1099,7 +1142,7 @@ class BotApiStandIn:
         known = self.spec.canonical_method(method) if self.spec else None
         canonical = known or _IMPLEMENTED_NAMES.get(method.lower()) or method
         types = self._field_types(canonical)
-        params = {k: _decode_value(v, types.get(k)) for k, v in raw.items()}
+        params = {k: _decode_value(v, types.get(k), k) for k, v in raw.items()}
         record = RecordedRequest(canonical, params, now, http_method)
 
         if token != self.token:
@@ -1163,13 +1206,13 @@ class BotApiStandIn:
         try:
             implementation = _IMPLEMENTED.get(canonical.lower())
             result = getattr(self, implementation)(params) if implementation else True
-        except ApiError as error:
-            self._finish(record, handler, error.code, None, error)
+        except ApiError as api_error:
+            self._finish(record, handler, api_error.code, None, api_error)
             return
         except Exception as exc:
             # A bug of the stand-in or an unparsable value: answer like Telegram would.
-            error = ApiError(400, f"Bad Request: {type(exc).__name__}: {exc}")
-            self._finish(record, handler, 400, None, error)
+            bad = ApiError(400, f"Bad Request: {type(exc).__name__}: {exc}")
+            self._finish(record, handler, 400, None, bad)
             return
         self._finish(record, handler, 200, result, None)
 
@@ -1611,7 +1654,7 @@ class BotApiStandIn:
                 message["entities"] = entities
             reply = params.get("reply_parameters")
             if isinstance(reply, dict) and isinstance(reply.get("message_id"), int):
-                target_chat = reply.get("chat_id", chat["id"])
+                target_chat = self._resolve_chat(reply.get("chat_id", chat["id"]))["id"]
                 stored = self._messages.get((int(target_chat), reply["message_id"]))
                 if stored is not None:
                     replied = copy.deepcopy(stored)

@@ -1,0 +1,89 @@
+"""Citation checks: a cited paragraph must exist, have been shown to the model, and
+contain the quoted words."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+
+from bot.answer import Citation
+from retrieval.corpus import Document
+
+log = logging.getLogger(__name__)
+
+# Share of a quote's characters that must match a span of the paragraph, in order,
+# once case, width, white space and punctuation are folded away.
+FUZZY_MIN = 0.9
+_MARKER = re.compile(r"\[\s*¶\s*(\d+)\s*\]")
+
+
+def _fold_with_map(text: str) -> tuple[str, list[int]]:
+    """The folded text and, for each folded character, its index in ``text``."""
+    folded: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        for c in unicodedata.normalize("NFKC", ch).casefold():
+            if c.isalnum():
+                folded.append(c)
+                index.append(i)
+    return "".join(folded), index
+
+
+def locate_quote(quote: str, paragraph: str) -> str | None:
+    """The paragraph's own words for ``quote``: exact after folding, or a close match."""
+    needle, _ = _fold_with_map(quote)
+    hay, index = _fold_with_map(paragraph)
+    if len(needle) < 2 or not hay:
+        return None
+    at = hay.find(needle)
+    if at >= 0:
+        return paragraph[index[at] : index[at + len(needle) - 1] + 1]
+    matcher = SequenceMatcher(None, needle, hay, autojunk=False)
+    blocks = [b for b in matcher.get_matching_blocks() if b.size]
+    if not blocks:
+        return None
+    matched = sum(b.size for b in blocks)
+    start, end = blocks[0].b, blocks[-1].b + blocks[-1].size
+    if matched / len(needle) < FUZZY_MIN or (end - start) > 1.2 * len(needle):
+        return None
+    return paragraph[index[start] : index[end - 1] + 1]
+
+
+def verify_citations(
+    citations: Iterable[Citation], document: Document, context: Iterable[int]
+) -> list[Citation]:
+    """Keep citations that check out, each quote replaced by the paragraph's exact words;
+    log the dropped ones."""
+    shown = set(context)
+    kept: list[Citation] = []
+    for c in citations:
+        if c.paragraph not in document.numbers:
+            log.warning("dropped citation: paragraph %s does not exist", c.paragraph)
+            continue
+        if c.paragraph not in shown:
+            log.warning("dropped citation: paragraph %s was not in the context", c.paragraph)
+            continue
+        found = None
+        for version in document.versions.values():
+            found = locate_quote(c.quote, version.paragraphs[c.paragraph])
+            if found:
+                break
+        if not found:
+            log.warning("dropped citation: quote not in paragraph %s: %r", c.paragraph, c.quote[:80])
+            continue
+        if all((k.paragraph, k.quote) != (c.paragraph, found) for k in kept):
+            kept.append(Citation(c.paragraph, found))
+    return kept
+
+
+def markers(text: str) -> list[int]:
+    return [int(n) for n in _MARKER.findall(text)]
+
+
+def clean_markers(text: str, valid: set[int]) -> str:
+    """Drop [¶N] markers that no verified citation backs, and tidy the spacing."""
+    out = _MARKER.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", text)
+    return re.sub(r"[ \t]+([。，.,;；])", r"\1", re.sub(r"[ \t]{2,}", " ", out)).strip()
