@@ -43,8 +43,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if total >= 200 and sys.stderr.isatty():
             width = 30
             filled = int(width * done / total)
-            print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
 
     report = run_ingest(settings, rebuild=args.rebuild, progress=progress)
     if total >= 200 and sys.stderr.isatty():
@@ -71,17 +75,25 @@ def cmd_search(args: argparse.Namespace) -> int:
         for hit in result.hits
     ]
     if args.json:
-        print(json.dumps({
-            "query": result.query,
-            "covered": result.covered,
-            "coverage": result.coverage,
-            "missing": list(result.request.missing) if result.request else [],
-            "results": rows,
-        }, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "query": result.query,
+                    "covered": result.covered,
+                    "coverage": result.coverage,
+                    "missing": list(result.request.missing) if result.request else [],
+                    "results": rows,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     if result.request and result.request.missing:
-        print(f"(the statement has {document.count} paragraphs; no paragraph "
-              f"{', '.join(map(str, result.request.missing))})")
+        print(
+            f"(the statement has {document.count} paragraphs; no paragraph "
+            f"{', '.join(map(str, result.request.missing))})"
+        )
     if not result.covered and not result.request:
         print(f"(not covered: coverage {result.coverage:.2f}; closest paragraphs below)")
     for row in rows:
@@ -145,8 +157,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
-    keys = ["hit_at_1", "hit_at_3", "mrr", "answer_citation_hit", "citation_validity",
-            "abstention_accuracy", "false_abstention_rate"]
+    keys = [
+        "hit_at_1",
+        "hit_at_3",
+        "mrr",
+        "answer_citation_hit",
+        "citation_validity",
+        "abstention_accuracy",
+        "false_abstention_rate",
+    ]
     print(f"{report['n']} questions ({report['answerable']} answerable), mode {mode}")
     print(f"{'':8}" + "".join(f"{k:>22}" for k in keys))
     for name, block in [("all", report), *report["by_lang"].items()]:
@@ -155,8 +174,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"latency ms: p50 {lat['p50']}, p95 {lat['p95']}")
     for q in report["questions"]:
         if not q["ok"]:
-            print(f"  miss {q['id']}: retrieved {q['retrieved'][:5]} cited {q['cited']} "
-                  f"abstained {q['abstained']}")
+            print(
+                f"  miss {q['id']}: retrieved {q['retrieved'][:5]} cited {q['cited']} "
+                f"abstained {q['abstained']}"
+            )
     return 0
 
 

@@ -84,7 +84,9 @@ class AnswerEngine:
             result, degraded = self.search(resolved)
         except RetrievalError as exc:
             log.error("cannot answer: %s", exc)
-            return Answer(message(reply_lang, "unavailable"), [], reply_lang, "unavailable", abstained=True)
+            return Answer(
+                message(reply_lang, "unavailable"), [], reply_lang, "unavailable", abstained=True
+            )
         answer = extractive_answer(
             resolved, result, stack.corpus.primary, reply_lang, stack.retriever.gate, question_lang
         )

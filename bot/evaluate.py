@@ -92,7 +92,9 @@ def score(rows: list[tuple[Question, Answer, float]], document: Document) -> dic
         "unanswerable": len(unanswerable),
         "hit_at_1": share(sum(hit(q, a, 1) for q, a in answerable), len(answerable)),
         "hit_at_3": share(sum(hit(q, a, 3) for q, a in answerable), len(answerable)),
-        "mrr": round(sum(rr(q, a) for q, a in answerable) / len(answerable), 4) if answerable else 0.0,
+        "mrr": round(sum(rr(q, a) for q, a in answerable) / len(answerable), 4)
+        if answerable
+        else 0.0,
         "answer_citation_hit": share(
             sum(any(p in q.paragraphs for p in a.cited) for q, a in answerable), len(answerable)
         ),
@@ -119,7 +121,9 @@ async def evaluate(engine: AnswerEngine, questions: list[Question], mode: str) -
     rows = []
     for q in questions:
         started = time.perf_counter()
-        answer = engine.answer(q.question) if mode == "extractive" else await engine.aanswer(q.question)
+        answer = (
+            engine.answer(q.question) if mode == "extractive" else await engine.aanswer(q.question)
+        )
         rows.append((q, answer, (time.perf_counter() - started) * 1000))
     report = score(rows, document)
     report["mode"] = mode

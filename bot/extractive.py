@@ -47,7 +47,9 @@ def score_sentences(
         for position, sentence in enumerate(sentences):
             found = _features(sentence)
             matched = sum(gate.weight(t) for t in wanted if t in found)
-            scored.append(Scored(hit.paragraph, position, sentence, prior * (0.1 + matched / total)))
+            scored.append(
+                Scored(hit.paragraph, position, sentence, prior * (0.1 + matched / total))
+            )
     return scored
 
 
@@ -64,7 +66,9 @@ def choose(scored: list[Scored], top_paragraph: int) -> list[Scored]:
         if candidate is first or candidate.score < SECONDARY_SHARE * first.score:
             continue
         picked.append(candidate)
-    order = {p: i for i, p in enumerate(dict.fromkeys([first.paragraph, *[s.paragraph for s in picked]]))}
+    order = {
+        p: i for i, p in enumerate(dict.fromkeys([first.paragraph, *[s.paragraph for s in picked]]))
+    }
     return sorted(picked, key=lambda s: (order[s.paragraph], s.position))
 
 

@@ -87,8 +87,12 @@ class LLMAnswerer:
         return "\n\n".join(f"[¶{n}] {document.text(n, lang)}" for n in paragraphs)
 
     def _fit(
-        self, question: str, history: Sequence[Turn], paragraphs: list[int],
-        engine: AnswerEngine, lang: str,
+        self,
+        question: str,
+        history: Sequence[Turn],
+        paragraphs: list[int],
+        engine: AnswerEngine,
+        lang: str,
     ) -> tuple[list[Any], list[int]]:
         """Messages that fit the window: lowest-ranked paragraphs go first, then old turns."""
         count = engine.stack().corpus.primary.count
@@ -97,7 +101,8 @@ class LLMAnswerer:
         shown = list(paragraphs)
         while True:
             user = prompts.render(
-                "answer", lang,
+                "answer",
+                lang,
                 context=self._context(shown, engine, lang),
                 history=history_text(turns),
                 question=question,
@@ -152,18 +157,25 @@ class LLMAnswerer:
             try:
                 standalone = await self.condense(question, history, question_lang)
             except Exception as exc:  # any model failure: fall back to the extractive rule
-                log.warning("condense step failed (%s); using the extractive follow-up rule", type(exc).__name__)
+                log.warning(
+                    "condense step failed (%s); using the extractive follow-up rule",
+                    type(exc).__name__,
+                )
                 standalone = engine.resolve(question, history, question_lang)
             result, degraded = engine.search(standalone)
         except RetrievalError as exc:
             log.error("cannot answer: %s", exc)
-            yield Answer(message(reply_lang, "unavailable"), [], reply_lang, "unavailable", abstained=True)
+            yield Answer(
+                message(reply_lang, "unavailable"), [], reply_lang, "unavailable", abstained=True
+            )
             return
         document = stack.corpus.primary
         gate = stack.retriever.gate
         if result.request is not None or not result.covered:
             # Paragraph requests are shown verbatim; out-of-scope questions never reach the model.
-            answer = extractive_answer(standalone, result, document, reply_lang, gate, question_lang)
+            answer = extractive_answer(
+                standalone, result, document, reply_lang, gate, question_lang
+            )
             answer.latency_ms = (time.perf_counter() - started) * 1000
             yield answer
             return
@@ -183,9 +195,13 @@ class LLMAnswerer:
                         yield text
             parsed = self._parse(final, document.numbers, shown, reply_lang, engine)
         except (Exception, TimeoutError) as exc:
-            log.warning("LLM answer failed (%s: %s); answering extractively", type(exc).__name__, exc)
+            log.warning(
+                "LLM answer failed (%s: %s); answering extractively", type(exc).__name__, exc
+            )
             self._paused_until = time.monotonic() + self.settings.llm_cooldown
-            answer = extractive_answer(standalone, result, document, reply_lang, gate, question_lang)
+            answer = extractive_answer(
+                standalone, result, document, reply_lang, gate, question_lang
+            )
             answer.degraded = degraded
             answer.latency_ms = (time.perf_counter() - started) * 1000
             yield answer
@@ -198,13 +214,17 @@ class LLMAnswerer:
             valid = verify_citations(cited, document, shown)
             if not valid:
                 log.warning("no citation of the LLM answer survived verification")
-                answer = extractive_answer(standalone, result, document, reply_lang, gate, question_lang)
+                answer = extractive_answer(
+                    standalone, result, document, reply_lang, gate, question_lang
+                )
                 answer.note = message(reply_lang, "llm_unverified")
                 answer.text += "\n" + answer.note
             else:
                 numbers = {c.paragraph for c in valid}
                 text = clean_markers(parsed.answer, numbers)
-                missing = [n for n in dict.fromkeys(c.paragraph for c in valid) if n not in markers(text)]
+                missing = [
+                    n for n in dict.fromkeys(c.paragraph for c in valid) if n not in markers(text)
+                ]
                 if missing:
                     text += " " + "".join(f"[¶{n}]" for n in missing)
                 answer = Answer(text, valid, reply_lang, "llm", retrieved=result.paragraphs)
@@ -213,7 +233,11 @@ class LLMAnswerer:
         yield answer
 
     def _parse(
-        self, raw: dict[str, Any], numbers: list[int], shown: list[int], lang: str,
+        self,
+        raw: dict[str, Any],
+        numbers: list[int],
+        shown: list[int],
+        lang: str,
         engine: AnswerEngine,
     ) -> LLMAnswer:
         if raw.pop("markers_only", False):
@@ -221,7 +245,9 @@ class LLMAnswerer:
         try:
             return LLMAnswer.model_validate(raw)
         except ValidationError as exc:
-            raise LLMUnavailable(f"malformed structured output: {exc.error_count()} errors") from exc
+            raise LLMUnavailable(
+                f"malformed structured output: {exc.error_count()} errors"
+            ) from exc
 
     def _from_markers(
         self, text: str, shown: list[int], lang: str, engine: AnswerEngine

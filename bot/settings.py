@@ -19,19 +19,23 @@ class Settings(BaseSettings):
     )
 
     telegram_bot_token: SecretStr = Field(
-        SecretStr(""), alias="TELEGRAM_BOT_TOKEN",
+        SecretStr(""),
+        alias="TELEGRAM_BOT_TOKEN",
         description="Bot token from @BotFather; empty: `g21bot run` explains and offers `chat`.",
     )
     telegram_base_url: str = Field(
-        "https://api.telegram.org/bot", alias="TELEGRAM_BASE_URL",
+        "https://api.telegram.org/bot",
+        alias="TELEGRAM_BASE_URL",
         description="Bot API base URL (a local Bot API server or a test stand-in).",
     )
     data_dir: Path = Field(
-        Path("data"), alias="G21_DATA_DIR",
+        Path("data"),
+        alias="G21_DATA_DIR",
         description="Embedded Chroma, bot persistence and caches live here.",
     )
     manifest: str = Field(
-        "", alias="G21_MANIFEST",
+        "",
+        alias="G21_MANIFEST",
         description="Corpus manifest (TOML); empty: the statement shipped with the package.",
     )
     chroma_host: str = Field(
@@ -39,78 +43,110 @@ class Settings(BaseSettings):
     )
     chroma_port: int = Field(8000, alias="CHROMA_PORT", description="Chroma server port.")
     collection: str = Field(
-        "", alias="G21_COLLECTION",
+        "",
+        alias="G21_COLLECTION",
         description="Chroma collection name; empty: derived from corpus and embeddings.",
     )
     embeddings: str = Field(
-        "hashing", alias="G21_EMBEDDINGS",
+        "hashing",
+        alias="G21_EMBEDDINGS",
         description="`hashing` (offline default), `hashing:DIM`, or `provider:model` "
         "(huggingface, openai, ollama).",
     )
     chunk_tokens: int = Field(
-        512, alias="G21_CHUNK_TOKENS", ge=16, le=8192,
+        512,
+        alias="G21_CHUNK_TOKENS",
+        ge=16,
+        le=8192,
         description="Token budget per chunk (cl100k_base); longer paragraphs split at sentences.",
     )
     min_coverage: float = Field(
-        0.5, alias="G21_MIN_COVERAGE", ge=0.0, le=1.0,
+        0.5,
+        alias="G21_MIN_COVERAGE",
+        ge=0.0,
+        le=1.0,
         description="Share of a question's key terms the statement must contain, else abstain.",
     )
     llm_model: str = Field(
-        "", alias="G21_LLM_MODEL",
+        "",
+        alias="G21_LLM_MODEL",
         description="Empty: extractive answers. Else an init_chat_model string, "
         "e.g. `openai:gpt-4o-mini` (OPENAI_BASE_URL / OPENAI_API_KEY as LangChain reads them).",
     )
     llm_timeout: float = Field(
-        20.0, alias="G21_LLM_TIMEOUT", gt=0,
+        20.0,
+        alias="G21_LLM_TIMEOUT",
+        gt=0,
         description="Seconds an LLM call may take before the extractive answer is used.",
     )
     llm_retries: int = Field(
-        1, alias="G21_LLM_RETRIES", ge=0, le=5,
+        1,
+        alias="G21_LLM_RETRIES",
+        ge=0,
+        le=5,
         description="Retries of a failed LLM call (the client's own) before falling back.",
     )
     llm_cooldown: float = Field(
-        15.0, alias="G21_LLM_COOLDOWN", ge=0,
+        15.0,
+        alias="G21_LLM_COOLDOWN",
+        ge=0,
         description="After an LLM failure, seconds of extractive answers before trying again.",
     )
     llm_context_tokens: int = Field(
-        8000, alias="G21_LLM_CONTEXT_TOKENS", ge=1000,
+        8000,
+        alias="G21_LLM_CONTEXT_TOKENS",
+        ge=1000,
         description="Token window the prompt (rules, paragraphs, history, question) must fit in.",
     )
     history_turns: int = Field(
-        4, alias="G21_HISTORY_TURNS", ge=0, le=50,
+        4,
+        alias="G21_HISTORY_TURNS",
+        ge=0,
+        le=50,
         description="Earlier question/answer turns kept per chat for follow-up questions.",
     )
     history_tokens: int = Field(
-        800, alias="G21_HISTORY_TOKENS", ge=0,
+        800,
+        alias="G21_HISTORY_TOKENS",
+        ge=0,
         description="Token budget of the conversation history passed along.",
     )
     max_question_chars: int = Field(
-        1000, alias="G21_MAX_QUESTION_CHARS", ge=20,
+        1000,
+        alias="G21_MAX_QUESTION_CHARS",
+        ge=20,
         description="Longer questions are refused with a polite note.",
     )
     webhook_url: str = Field(
-        "", alias="G21_WEBHOOK_URL",
+        "",
+        alias="G21_WEBHOOK_URL",
         description="Public HTTPS URL Telegram posts updates to (`run --webhook`).",
     )
     webhook_secret: SecretStr = Field(
-        SecretStr(""), alias="G21_WEBHOOK_SECRET",
+        SecretStr(""),
+        alias="G21_WEBHOOK_SECRET",
         description="Secret token Telegram sends with every webhook request.",
     )
     listen: str = Field(
-        "127.0.0.1", alias="G21_LISTEN",
+        "127.0.0.1",
+        alias="G21_LISTEN",
         description="Address of the local server (webhook, /healthz, /readyz, /metrics).",
     )
     port: int = Field(8080, alias="G21_PORT", description="Port of the local server.")
     admin_ids: IdList = Field(
-        default_factory=list, alias="G21_ADMIN_IDS",
+        default_factory=list,
+        alias="G21_ADMIN_IDS",
         description="Comma-separated Telegram user ids with /stats and /reindex.",
     )
     allowed_ids: IdList = Field(
-        default_factory=list, alias="G21_ALLOWED_IDS",
+        default_factory=list,
+        alias="G21_ALLOWED_IDS",
         description="Comma-separated Telegram user/chat ids allowed to ask; empty: everyone.",
     )
     rate_limit_per_minute: int = Field(
-        20, alias="G21_RATE_LIMIT_PER_MINUTE", ge=1,
+        20,
+        alias="G21_RATE_LIMIT_PER_MINUTE",
+        ge=1,
         description="Questions per user per minute before a polite 'slow down'.",
     )
     log_level: str = Field("INFO", alias="G21_LOG_LEVEL", description="Logging level.")
@@ -125,5 +161,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line, an error or a reply."""
-        values = [self.telegram_bot_token.get_secret_value(), self.webhook_secret.get_secret_value()]
+        values = [
+            self.telegram_bot_token.get_secret_value(),
+            self.webhook_secret.get_secret_value(),
+        ]
         return [v for v in values if v]

@@ -56,4 +56,4 @@ def chat(settings: Settings, lang: str | None = None) -> int:
         answer = asyncio.run(engine.aanswer(line, history, lang))
         print(answer.text)
         history.append(Turn(line, answer.text, tuple(answer.cited), answer.lang))
-        del history[:-max(1, settings.history_turns)]
+        del history[: -max(1, settings.history_turns)]

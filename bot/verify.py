@@ -72,7 +72,9 @@ def verify_citations(
             if found:
                 break
         if not found:
-            log.warning("dropped citation: quote not in paragraph %s: %r", c.paragraph, c.quote[:80])
+            log.warning(
+                "dropped citation: quote not in paragraph %s: %r", c.paragraph, c.quote[:80]
+            )
             continue
         if all((k.paragraph, k.quote) != (c.paragraph, found) for k in kept):
             kept.append(Citation(c.paragraph, found))

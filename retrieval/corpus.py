@@ -131,7 +131,5 @@ def load_corpus(manifest: str | Path | None = None) -> Corpus:
                     f"{statement.numbers[-1]} do not match {first.source} "
                     f"({first.numbers[0]}-{first.numbers[-1]}); versions must align"
                 )
-        documents.append(
-            Document(doc_id, str(doc.get("source", "")), versions, official, scope)
-        )
+        documents.append(Document(doc_id, str(doc.get("source", "")), versions, official, scope))
     return Corpus(corpus_id, str(meta.get("name", corpus_id)), tuple(documents), str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ def _features(text: str) -> list[str]:
     words carry meaning, bigrams survive segmentation differences between question and text."""
     words = terms(text)
     latin = [w for w in words if not HAN_RUN.fullmatch(w)]
-    pairs = [f"{a}_{b}" for a, b in zip(latin, latin[1:], strict=False)]
+    pairs = [f"{a}_{b}" for a, b in itertools.pairwise(latin)]
     return words + pairs + [f"#{g}" for g in han_bigrams(text)]
 
 
@@ -65,9 +66,7 @@ def _hashing(model: str) -> EmbeddingChoice:
         ) from exc
     if not 64 <= dimension <= 65536:
         raise EmbeddingConfigError("hashing dimension must be between 64 and 65536")
-    return EmbeddingChoice(
-        HashingEmbeddings(dimension), f"hashing-v{HASHING_VERSION}-{dimension}"
-    )
+    return EmbeddingChoice(HashingEmbeddings(dimension), f"hashing-v{HASHING_VERSION}-{dimension}")
 
 
 def _lazy(module: str, cls: str, extra: str, **kwargs: str) -> Callable[[str], EmbeddingChoice]:
@@ -102,6 +101,8 @@ def make_embeddings(spec: str) -> EmbeddingChoice:
     provider, _, model = (spec or "hashing").strip().partition(":")
     build = PROVIDERS.get(provider.strip().lower())
     if build is None:
-        valid = ", ".join(f"'{name}'" if name == "hashing" else f"'{name}:MODEL'" for name in PROVIDERS)
+        valid = ", ".join(
+            f"'{name}'" if name == "hashing" else f"'{name}:MODEL'" for name in PROVIDERS
+        )
         raise EmbeddingConfigError(f"unknown embeddings {spec!r}; valid choices: {valid}")
     return build(model.strip())

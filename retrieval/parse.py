@@ -115,7 +115,9 @@ def parse_statement(path: str | Path, doc_id: str, lang: str) -> Statement:
             if current is not None and expected < number <= current + _GAP_WINDOW:
                 missing = expected if number == expected + 1 else f"{expected}-{number - 1}"
                 raise StatementFormatError(
-                    path, lineno, f"paragraph {number} follows {current}: paragraph {missing} missing"
+                    path,
+                    lineno,
+                    f"paragraph {number} follows {current}: paragraph {missing} missing",
                 )
         if current is None:
             if stripped:

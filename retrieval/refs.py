@@ -5,8 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-              "七": 7, "八": 8, "九": 9}
+_ZH_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _ZH_NUM = "[0-9０-９零〇一二两三四五六七八九十百]+"
 _SEP = r"\s*(?:、|，|,|和|及|与|或|以及|and|or|&)\s*"
 _RANGE = r"\s*(?:-|–|—|~|～|至|到|through|to)\s*"
@@ -82,7 +94,7 @@ def find_references(question: str) -> list[int]:
     """Every paragraph number the question names, in order of mention, without repeats."""
     found: list[int] = []
     for match in _ZH_REF.finditer(question):
-        tail = question[match.end():]
+        tail = question[match.end() :]
         whole = match.group(0)
         # `第六条` (article 6) or `第 67/39 号` are not paragraph references.
         if not ("段" in whole or "款" in whole or _ZH_REF_END.match(tail)):

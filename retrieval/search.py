@@ -80,9 +80,8 @@ def expand_aliases(question: str, inline: bool = False) -> str:
 
 # A name: two or more capitalised words, small words allowed inside
 # ("Treaty on the Prohibition of Nuclear Weapons", "Comprehensive Nuclear-Test-Ban Treaty").
-_NAME = re.compile(
-    r"\b[A-Z][\w'-]*(?:\s+(?:(?:of|on|the|for|and|in|to|de)\s+)*[A-Z][\w'-]*)+"
-)
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+(?:(?:of|on|the|for|and|in|to|de)\s+)*[A-Z][\w'-]*)+")
+_POSSESSIVE = re.compile(r"['’]s\b")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _QUESTION_WORDS = re.compile(
     r"^(?:What|Which|Who|Whom|Whose|When|Where|Why|How|Does|Do|Did|Is|Are|Was|Were|Can|"
@@ -121,9 +120,11 @@ class CoverageGate:
         names = [m.group(1) for m in _TITLE.finditer(question)]
         for sentence in re.split(r"(?<=[.?!])\s+", question):
             for match in _NAME.finditer(sentence.strip()):
-                name = _QUESTION_WORDS.sub("", match.group(0))
-                if " " in name.strip():
-                    names.append(name)
+                # "What's the Group's …" is no name; "the Court of Justice's" is one.
+                stripped = _QUESTION_WORDS.sub("", _POSSESSIVE.sub("", match.group(0)))
+                inner = _NAME.search(stripped)
+                if inner:
+                    names.append(inner.group(0))
         return [n for n in names if _folded(expand_aliases(n, inline=True)) not in self.text]
 
     def coverage(self, question: str) -> tuple[float, list[str]]:
@@ -173,7 +174,9 @@ class Retriever:
         if dense_search:
             vector = self.choice.embeddings.embed_query(query)
             primary = self.corpus.primary.doc_id
-            dense = [h for h in self.store.query(vector, min(pool, 50)) if h.chunk.doc_id == primary]
+            dense = [
+                h for h in self.store.query(vector, min(pool, 50)) if h.chunk.doc_id == primary
+            ]
         lexical = self.lexical.search(terms(query), min(pool, 50))
         fused: dict[str, float] = {}
         by_id: dict[str, Chunk] = {}

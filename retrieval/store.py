@@ -73,7 +73,9 @@ def _chunk_from(doc: str, meta: dict[str, Any]) -> Chunk:
 class VectorStore:
     """One collection per corpus and embedding; never lets Chroma embed anything itself."""
 
-    def __init__(self, client: Any, corpus_id: str, choice: EmbeddingChoice, name: str = "") -> None:
+    def __init__(
+        self, client: Any, corpus_id: str, choice: EmbeddingChoice, name: str = ""
+    ) -> None:
         self.client = client
         self.choice = choice
         self.name = name or collection_name(corpus_id, choice.embedding_id)
@@ -135,11 +137,16 @@ class VectorStore:
             self._guard("delete", lambda: self.client.delete_collection(self.name))
         self._collection = None
 
-    def sync(self, chunks: Sequence[Chunk], progress: Callable[[int], None] | None = None) -> IngestReport:
+    def sync(
+        self, chunks: Sequence[Chunk], progress: Callable[[int], None] | None = None
+    ) -> IngestReport:
         """Make the collection hold exactly ``chunks``: add new, update changed, delete gone."""
         collection = self._guard("open", lambda: self._open(create=True))
         existing = self._guard("read", lambda: collection.get(include=["metadatas"]))
-        have = {i: (m or {}).get("hash") for i, m in zip(existing["ids"], existing["metadatas"], strict=True)}
+        have = {
+            i: (m or {}).get("hash")
+            for i, m in zip(existing["ids"], existing["metadatas"], strict=True)
+        }
         wanted = {c.id: c for c in chunks}
         new = [c for c in chunks if c.id not in have]
         changed = [c for c in chunks if c.id in have and have[c.id] != c.content_hash]
@@ -171,7 +178,9 @@ class VectorStore:
     def all_chunks(self) -> list[Chunk]:
         collection = self._guard("open", lambda: self._open(create=False))
         got = self._guard("read", lambda: collection.get(include=["documents", "metadatas"]))
-        chunks = [_chunk_from(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
+        chunks = [
+            _chunk_from(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)
+        ]
         return sorted(chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index))
 
     def query(self, vector: list[float], k: int) -> list[VectorHit]:

@@ -1,0 +1,210 @@
+"""Building and running the Telegram application: polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    PicklePersistence,
+    filters,
+)
+
+from bot.engine import AnswerEngine
+from bot.settings import Settings
+from bot.telegram import handlers as h
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "en": [
+        ("start", "What this bot does"),
+        ("help", "Commands and tips"),
+        ("para", "Show paragraph N in full"),
+        ("about", "About the statement"),
+        ("lang", "Reply language: zh, en or auto"),
+        ("reset", "Forget our conversation"),
+        ("ask", "Ask a question (in groups)"),
+    ],
+    "zh": [
+        ("start", "机器人简介"),
+        ("help", "命令与提示"),
+        ("para", "查看第 N 段全文"),
+        ("about", "关于声明"),
+        ("lang", "回答语言：zh、en 或 auto"),
+        ("reset", "清除对话记录"),
+        ("ask", "提问（群组中使用）"),
+    ],
+}
+DESCRIPTIONS = {
+    "en": (
+        "Answers questions about the G-21 statement on the follow-up to the 2013 high-level "
+        "meeting on nuclear disarmament, citing paragraph numbers (¶N). Ask in English or Chinese.",
+        "Cited answers on the G-21 nuclear disarmament statement",
+    ),
+    "zh": (
+        "回答关于 21 国集团《关于 2013 年核裁军问题大会高级别会议后续行动的声明》的问题，并标明段落编号（¶N）。可用中文或英文提问。",
+        "21 国集团核裁军声明问答，附段落引用",
+    ),
+}
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates run concurrently across chats, one at a time within a chat (answers in a
+    chat never interleave or reorder); an update delivered twice is handled once."""
+
+    def __init__(self, max_concurrent_updates: int = 64, remember: int = 10000) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, asyncio.Lock] = {}
+        self._waiting: dict[object, int] = {}
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._remember = remember
+
+    @staticmethod
+    def _key(update: object) -> object:
+        if isinstance(update, Update):
+            if update.effective_chat is not None:
+                return ("chat", update.effective_chat.id)
+            if update.effective_user is not None:
+                return ("user", update.effective_user.id)
+            return ("update", update.update_id)
+        return ("other", id(update))
+
+    def _duplicate(self, update: object) -> bool:
+        if not isinstance(update, Update):
+            return False
+        if update.update_id in self._seen:
+            return True
+        self._seen[update.update_id] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        return False
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # Claim the chat's place in line before the concurrency semaphore, so arrival
+        # order is kept even when many updates wait for a slot.
+        if self._duplicate(update):
+            log.info("update %s delivered twice; handled once", getattr(update, "update_id", "?"))
+            if asyncio.iscoroutine(coroutine):
+                coroutine.close()
+            return
+        key = self._key(update)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            async with lock:
+                await super().process_update(update, coroutine)
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key]
+                self._locks.pop(key, None)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+    """Command menu and descriptions, in English (default) and Chinese."""
+    bot = application.bot
+    for lang, commands in COMMANDS.items():
+        code = None if lang == "en" else lang
+        await bot.set_my_commands([BotCommand(c, d) for c, d in commands], language_code=code)
+        description, short = DESCRIPTIONS[lang]
+        await bot.set_my_description(description, language_code=code)
+        await bot.set_my_short_description(short, language_code=code)
+    # Load the indexes now, not on the first question.
+    await asyncio.to_thread(application.bot_data["state"].engine.stack)
+
+
+def build_application(
+    settings: Settings,
+    engine: AnswerEngine | None = None,
+    persistence: bool = True,
+    webhook: bool = False,
+) -> Application:  # type: ignore[type-arg]
+    """The whole bot: settings → handlers, limits, persistence."""
+    engine = engine or AnswerEngine(settings)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_base_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(ChatOrderedProcessor())
+        .post_init(post_init)
+    )
+    if persistence:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        builder = builder.persistence(
+            PicklePersistence(filepath=settings.data_dir / "telegram.pickle", update_interval=30)
+        )
+    if webhook:
+        builder = builder.updater(None)
+    application = builder.build()
+    application.bot_data["state"] = h.BotState(settings, engine)
+
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    new_message = filters.UpdateType.MESSAGE
+    application.add_handler(CommandHandler("start", h.start))
+    application.add_handler(CommandHandler("help", h.help_command))
+    application.add_handler(CommandHandler("about", h.about))
+    application.add_handler(CommandHandler("para", h.show_paragraph))
+    application.add_handler(CommandHandler("lang", h.set_language))
+    application.add_handler(CommandHandler("reset", h.reset))
+    application.add_handler(CommandHandler("ask", h.ask_command))
+    application.add_handler(CommandHandler("stats", h.stats))
+    application.add_handler(CommandHandler("reindex", h.reindex))
+    application.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POSTS, h.ignore))
+    application.add_handler(MessageHandler(filters.COMMAND, h.unknown_command))
+    application.add_handler(
+        MessageHandler(
+            private & filters.UpdateType.EDITED_MESSAGE & filters.TEXT, h.edited_question
+        )
+    )
+    application.add_handler(
+        MessageHandler(private & new_message & filters.TEXT, h.private_question)
+    )
+    application.add_handler(MessageHandler(groups & new_message & filters.TEXT, h.group_question))
+    application.add_handler(MessageHandler(private & new_message & ~filters.TEXT, h.non_text))
+    application.add_handler(CallbackQueryHandler(h.button))
+    application.add_handler(InlineQueryHandler(h.inline_query))
+    application.add_error_handler(h.error_handler)
+    return application
+
+
+def run_bot(settings: Settings, webhook: bool = False) -> int:
+    """`g21bot run`: polling by default, webhook behind the local ASGI server."""
+    if webhook:
+        from bot.telegram.server import serve_webhook
+
+        return serve_webhook(settings)
+    application = build_application(settings)
+    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    return 0

@@ -1,0 +1,88 @@
+"""Answers as Telegram HTML: escaped text, bold [¶N] markers, ≤4096 characters a message."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.answer import Answer
+
+MAX_MESSAGE = 4096
+_MARKER = re.compile(r"\[¶(\d+)\]")
+_SENTENCE_END = re.compile(r"(?<=[。；！？.;!?])\s*")
+
+
+def to_html(text: str) -> str:
+    """Escape everything, then make citation markers bold."""
+    return _MARKER.sub(r"<b>[¶\1]</b>", html.escape(text, quote=False))
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Split plain text so each piece's HTML fits ``limit``: at blank lines, then lines,
+    then sentence ends, then anywhere (a sentence keeps the marker that follows it)."""
+    if len(to_html(text)) <= limit:
+        return [text]
+    for pattern in (r"(?<=\n\n)", r"(?<=\n)", None):
+        parts = re.split(pattern, text) if pattern else _SENTENCE_END.split(text)
+        parts = [p for p in parts if p]
+        if len(parts) > 1:
+            break
+    else:
+        cut = limit // 2
+        parts = [text[:cut], text[cut:]]
+    out: list[str] = []
+    current = ""
+    for part in parts:
+        if current and len(to_html(current + part)) > limit:
+            out.append(current)
+            current = ""
+        if len(to_html(part)) > limit:
+            out.extend(_pieces(part, limit))
+        else:
+            current += part
+    if current:
+        out.append(current)
+    return [p.strip("\n") for p in out if p.strip()]
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """HTML messages of at most ``limit`` characters; tags never straddle two messages."""
+    return [to_html(piece) for piece in _pieces(text, limit)]
+
+
+def citation_keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
+    """One button per cited paragraph: tapping it shows that paragraph in full."""
+    numbers = answer.cited or answer.shown
+    if not numbers or answer.shown:
+        return None
+    buttons = [
+        InlineKeyboardButton(f"¶{n}", callback_data=f"c:{n}:{answer.lang}") for n in numbers[:8]
+    ]
+    return InlineKeyboardMarkup([buttons[i : i + 4] for i in range(0, len(buttons), 4)])
+
+
+def paragraph_keyboard(n: int, count: int, lang: str) -> InlineKeyboardMarkup:
+    """◀ ▶ to the neighbouring paragraphs and a switch to the other language."""
+    row = []
+    if n > 1:
+        row.append(InlineKeyboardButton(f"◀ ¶{n - 1}", callback_data=f"p:{n - 1}:{lang}"))
+    other = "en" if lang == "zh" else "zh"
+    row.append(
+        InlineKeyboardButton("English" if other == "en" else "中文", callback_data=f"p:{n}:{other}")
+    )
+    if n < count:
+        row.append(InlineKeyboardButton(f"¶{n + 1} ▶", callback_data=f"p:{n + 1}:{lang}"))
+    return InlineKeyboardMarkup([row])
+
+
+def parse_callback(data: str | None, count: int) -> tuple[str, int, str] | None:
+    """``(kind, paragraph, lang)`` from button data, or None for stale or forged data."""
+    match = re.fullmatch(r"([cp]):(\d{1,4}):(zh|en)", data or "")
+    if not match:
+        return None
+    n = int(match.group(2))
+    if not 1 <= n <= count:
+        return None
+    return match.group(1), n, match.group(3)

@@ -1,0 +1,116 @@
+"""Webhook mode: one ASGI app for Telegram's posts, /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from urllib.parse import urlsplit
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application
+
+from bot.metrics import REGISTRY
+from bot.settings import Settings
+from bot.telegram.app import build_application
+from retrieval.errors import RetrievalError
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def webhook_path(settings: Settings) -> str:
+    return urlsplit(settings.webhook_url).path or "/"
+
+
+def create_app(settings: Settings, application: Application) -> Starlette:  # type: ignore[type-arg]
+    """The ASGI app; the Telegram application must be started by the caller."""
+    secret = settings.webhook_secret.get_secret_value().encode()
+
+    async def telegram_update(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not secret or not hmac.compare_digest(given, secret):
+            return PlainTextResponse("forbidden", status_code=403)
+        try:
+            data = json.loads(await request.body())
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, application.bot)
+        except Exception as exc:  # any malformed body: refuse it, keep serving
+            log.warning("malformed webhook body: %s", type(exc).__name__)
+            return PlainTextResponse("bad request", status_code=400)
+        await application.update_queue.put(update)
+        return Response(status_code=200)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        engine = application.bot_data["state"].engine
+        try:
+            stack = await asyncio.to_thread(engine.stack)
+            await asyncio.to_thread(stack.store.ping)
+        except RetrievalError as exc:
+            return JSONResponse(
+                {"status": "unavailable", "reason": str(exc)[:200]}, status_code=503
+            )
+        return JSONResponse({"status": "ready", "paragraphs": stack.corpus.primary.count})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route(webhook_path(settings), telegram_update, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ]
+    )
+
+
+async def _serve(settings: Settings) -> None:
+    application = build_application(settings, webhook=True)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, application),
+            host=settings.listen,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    async with application:
+        await application.start()
+        await application.bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value(),
+            allowed_updates=Update.ALL_TYPES,
+        )
+        log.info("webhook server on %s:%s", settings.listen, settings.port)
+        try:
+            # uvicorn handles SIGTERM/SIGINT: it stops taking requests and returns.
+            await server.serve()
+        finally:
+            # Finish what is in flight, then flush persistence (application.stop/shutdown).
+            await application.update_queue.join()
+            await application.stop()
+    log.info("webhook server stopped")
+
+
+def serve_webhook(settings: Settings) -> int:
+    if not settings.webhook_url.startswith("https://"):
+        log.error("G21_WEBHOOK_URL must be an https:// URL")
+        return 2
+    if not settings.webhook_secret.get_secret_value():
+        log.error("G21_WEBHOOK_SECRET must be set in webhook mode")
+        return 2
+    asyncio.run(_serve(settings))
+    return 0
