@@ -73,6 +73,8 @@ def join_wrapped(lines: list[str]) -> str:
             word = re.search(r"(\S*)-$", out)
             compound = word is not None and "-" in word.group(1)
             out = out + line if compound else out[:-1] + line
+        elif prev == "-" and len(out) > 1 and out[-2].isalnum() and nxt.isalnum():
+            out += line  # a real hyphen before a capital or digit: `Non-` / `Proliferation`
         elif is_cjk(prev) or is_cjk(nxt):
             # UN Chinese text sets numbers off with spaces (`第 68/32 号`); keep that style.
             spaced = (is_cjk(prev) and nxt.isascii() and nxt.isalnum()) or (

@@ -1,0 +1,12 @@
+# Conveniences over dev.py (which needs nothing but Python).
+.PHONY: run test lint fix eval
+run:
+	python3 dev.py run
+test:
+	python3 dev.py test
+lint:
+	python3 dev.py lint
+fix:
+	python3 dev.py fix
+eval:
+	python3 dev.py eval

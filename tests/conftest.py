@@ -1,0 +1,225 @@
+"""Shared fixtures: the shipped corpus, offline embeddings, Chroma stores (embedded, and a real
+`chroma run` server on a free loopback port) and an isolated g21bot environment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.settings import Settings
+from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
+from retrieval.corpus import Corpus, default_manifest, load_corpus
+from retrieval.embeddings import EmbeddingChoice, make_embeddings
+from retrieval.ingest import corpus_chunks, ingest
+from retrieval.search import Retriever
+from retrieval.store import VectorStore, open_client
+
+CHROMA_START_TIMEOUT = 30.0
+
+
+# --- the corpus -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The folder of the shipped manifest and statement files (read only)."""
+    return default_manifest().parent
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Corpus:
+    return load_corpus()
+
+
+@pytest.fixture(scope="session")
+def chunks(corpus: Corpus) -> list[Chunk]:
+    """Chunks of the shipped corpus under the default token budget."""
+    return corpus_chunks(corpus, DEFAULT_MAX_TOKENS)
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path, corpus_dir: Path) -> Path:
+    """A writable copy of the shipped corpus; returns the copied manifest's path."""
+    target = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target / "manifest.toml"
+
+
+# --- embeddings and the shared read-only index -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def hashing() -> EmbeddingChoice:
+    """The default offline embeddings."""
+    return make_embeddings("hashing")
+
+
+@pytest.fixture(scope="session")
+def ingested_store(
+    tmp_path_factory: pytest.TempPathFactory, corpus: Corpus, hashing: EmbeddingChoice
+) -> VectorStore:
+    """An embedded store holding the shipped corpus. Shared: tests must only read it."""
+    client = open_client(tmp_path_factory.mktemp("shared-store"))
+    store = VectorStore(client, corpus.corpus_id, hashing)
+    ingest(corpus, store, DEFAULT_MAX_TOKENS)
+    return store
+
+
+@pytest.fixture(scope="session")
+def retriever(
+    corpus: Corpus, ingested_store: VectorStore, hashing: EmbeddingChoice
+) -> Retriever:
+    """Hybrid retriever over ``ingested_store``. Shared: tests must only read it."""
+    return Retriever(corpus, ingested_store, hashing)
+
+
+# --- g21bot settings ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def g21_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No g21bot variable from the caller's environment or a `.env`, and ``G21_DATA_DIR`` in
+    a fresh temporary folder (returned). The working directory is ``tmp_path``."""
+    for field in Settings.model_fields.values():
+        if field.alias:
+            monkeypatch.delenv(field.alias, raising=False)
+    monkeypatch.chdir(tmp_path)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("G21_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+# --- network helpers ------------------------------------------------------------------------
+
+
+def _unused_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    return _unused_port()
+
+
+# --- a real Chroma server -------------------------------------------------------------------
+
+
+@dataclass
+class ChromaServer:
+    """A `chroma run` process serving ``path`` on 127.0.0.1:``port``."""
+
+    host: str
+    port: int
+    path: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def _chroma_executable() -> str:
+    found = shutil.which("chroma", path=os.path.dirname(sys.executable))
+    if found is None:
+        pytest.fail("the `chroma` executable is not next to the interpreter (is chromadb installed?)")
+    return found
+
+
+def _wait_for_heartbeat(server: ChromaServer, timeout: float) -> bool:
+    """Poll the heartbeat until it answers; False if the process died or time ran out."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                return False
+            with contextlib.suppress(httpx.HTTPError):
+                if http.get(f"{server.url}/api/v2/heartbeat").status_code == 200:
+                    return True
+            time.sleep(0.05)
+    return False
+
+
+def start_chroma_server(path: Path, attempts: int = 3) -> ChromaServer:
+    """Start `chroma run` on a free loopback port and return once its heartbeat answers."""
+    path.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    log_text = ""
+    for attempt in range(attempts):
+        port = _unused_port()  # another process may take it first: then try another port
+        log = path.parent / f"{path.name}-chroma-{attempt}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [_chroma_executable(), "run", "--path", str(path), "--host", "127.0.0.1",
+                 "--port", str(port)],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            )
+        server = ChromaServer("127.0.0.1", port, path, process, log)
+        if _wait_for_heartbeat(server, CHROMA_START_TIMEOUT):
+            return server
+        server.stop()
+        log_text = log.read_text(errors="replace")[-2000:]
+    pytest.fail(f"`chroma run` did not answer its heartbeat; last log:\n{log_text}")
+
+
+@pytest.fixture(scope="session")
+def chroma_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[], ChromaServer]]:
+    """Starts extra Chroma servers (each on its own data folder); all stopped at the end."""
+    started: list[ChromaServer] = []
+
+    def start() -> ChromaServer:
+        server = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(chroma_server_factory: Callable[[], ChromaServer]) -> ChromaServer:
+    """One real Chroma server for the session; give each test its own collection name."""
+    return chroma_server_factory()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def chroma_client(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A Chroma client, once embedded (fresh folder) and once over HTTP to the real server."""
+    if request.param == "embedded":
+        return open_client(tmp_path / "data")
+    server: ChromaServer = request.getfixturevalue("chroma_server")
+    return open_client("", server.host, server.port)
+
+
+@pytest.fixture
+def collection_name() -> str:
+    """A collection name no other test uses (the server is shared by the session)."""
+    return f"test-{uuid.uuid4().hex[:16]}"
