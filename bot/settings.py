@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from retrieval.search import DEFAULT_MIN_COVERAGE
+
 IdList = Annotated[list[int], NoDecode]
 
 
@@ -61,7 +63,7 @@ class Settings(BaseSettings):
         description="Token budget per chunk (cl100k_base); longer paragraphs split at sentences.",
     )
     min_coverage: float = Field(
-        0.5,
+        DEFAULT_MIN_COVERAGE,
         alias="G21_MIN_COVERAGE",
         ge=0.0,
         le=1.0,

@@ -16,7 +16,7 @@ import Stemmer
 from retrieval.text import HAN_RUN
 
 _LATIN_OR_NUMBER = re.compile(r"[A-Za-z]+(?:['’][a-z]+)?|\d+(?:[/.]\d+)*")
-_SEGMENT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)|([A-Za-z0-9'’/.]+)")
+_SEGMENT = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)|([A-Za-z0-9'’/.-]+)")
 
 
 def _word_list(name: str) -> frozenset[str]:
@@ -55,11 +55,16 @@ def zh_terms(run: str) -> list[str]:
     return [w for w in words if w.strip() and w not in ZH_STOP]
 
 
+_HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
+
+
 def en_terms(run: str) -> list[str]:
     # Possessive off before the stop list: "Group's" and "What's" are stop words too.
     words = [w.lower().replace("’", "'").removesuffix("'s") for w in _LATIN_OR_NUMBER.findall(run)]
+    # `non-proliferation` also as `nonproliferation`, so both spellings meet.
+    words += [h.replace("-", "").lower() for h in _HYPHENATED.findall(run)]
     words = [w for w in words if w and w not in EN_STOP]
-    return [w if w[0].isdigit() else _STEMMER.stemWord(w) for w in words]
+    return [w if w[0].isdigit() else _STEMMER.stemWord(w) for w in words if len(w) > 1]
 
 
 def terms(text: str) -> list[str]:

@@ -51,18 +51,19 @@ _CLAUSE = re.compile(r"(?<=[，、,：:])")
 def _hard_split(sentence: str, max_tokens: int) -> list[str]:
     """A sentence over budget is cut at clause marks, and a clause still over budget
     character by character (never inside a character, as a token cut could be)."""
+    # Counted as stored, stripped: `responding` can take more tokens than ` responding`.
     pieces: list[str] = []
     current = ""
     for clause in (c for c in _CLAUSE.split(sentence) if c):
-        parts = [clause] if count_tokens(clause) <= max_tokens else list(clause)
+        parts = [clause] if count_tokens(clause.strip()) <= max_tokens else list(clause)
         for part in parts:
-            if current and count_tokens(current + part) > max_tokens:
-                pieces.append(current)
+            if current.strip() and count_tokens((current + part).strip()) > max_tokens:
+                pieces.append(current.strip())
                 current = part
             else:
                 current += part
-    if current:
-        pieces.append(current)
+    if current.strip():
+        pieces.append(current.strip())
     return pieces
 
 

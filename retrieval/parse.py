@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.errors import StatementFormatError
-from retrieval.text import is_cjk
+from retrieval.text import has_han, is_cjk
 
 # `N.` at the start of a line, followed by white space or text (not `2.5`).
 _NUMBERED = re.compile(r"^(\d{1,3})\.(?!\d)\s*(.*)$")
@@ -77,8 +77,9 @@ def join_wrapped(lines: list[str]) -> str:
             out += line  # a real hyphen before a capital or digit: `Non-` / `Proliferation`
         elif is_cjk(prev) or is_cjk(nxt):
             # UN Chinese text sets numbers off with spaces (`第 68/32 号`); keep that style.
-            spaced = (is_cjk(prev) and nxt.isascii() and nxt.isalnum()) or (
-                is_cjk(nxt) and prev.isascii() and prev.isalnum()
+            # Not after or before CJK punctuation: `因此，21 国集团`.
+            spaced = (has_han(prev) and nxt.isascii() and nxt.isalnum()) or (
+                has_han(nxt) and prev.isascii() and prev.isalnum()
             )
             out += (" " if spaced else "") + line
         else:

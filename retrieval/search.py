@@ -22,7 +22,7 @@ from retrieval.text import clean_user_text
 RRF_K = 60
 # Share of a question's (IDF-weighted) key terms the statement must contain to count as
 # covering it; below, the question is about something the statement does not discuss.
-DEFAULT_MIN_COVERAGE = 0.5
+DEFAULT_MIN_COVERAGE = 0.45
 
 
 @dataclass(frozen=True)
