@@ -69,12 +69,16 @@ def main(argv: list[str]) -> int:
     if task == "fix":
         ensure("dev")
         return run(BIN / "ruff", "check", "--fix", ".") or run(BIN / "ruff", "format", ".")
+    if task == "env":
+        ensure("dev")
+        return run(PY, "-c", "from bot.settings import env_example; "
+                   "open('.env.example', 'w').write(env_example())")
     if task == "eval":
         ensure("dev")
         default = ROOT.parent / "shared" / "eval" / "dev.jsonl"
         return run(BIN / "g21bot", "eval", *(rest or [default]))
     print(__doc__)
-    print("tasks: run (the bot, or terminal chat without a token), test, lint, fix, eval")
+    print("tasks: run (the bot, or terminal chat without a token), test, lint, fix, eval, env")
     return 0 if task == "help" else 2
 
 

@@ -138,6 +138,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if sys.stdin.isatty() or args.chat:
             return cmd_chat(args)
         return 2
+    from bot.preflight import ConfigError, check
+
+    try:
+        check(settings, bot=True, webhook=args.webhook)
+    except ConfigError as exc:
+        print(f"g21bot: {exc}", file=sys.stderr)
+        return 2
     from bot.telegram.app import run_bot
 
     return run_bot(settings, webhook=args.webhook)

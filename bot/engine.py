@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 from bot.answer import Answer, Turn
-from bot.conversation import refers_back, trim_history
+from bot.conversation import refers_back, shifted_topic, trim_history
 from bot.extractive import extractive_answer
 from bot.messages import message
 from bot.service import Stack, StackHolder
@@ -52,9 +52,13 @@ class AnswerEngine:
         return trim_history(history, self.settings.history_turns, self.settings.history_tokens)
 
     def resolve(self, question: str, history: Sequence[Turn], lang: str) -> str:
-        """Extractive follow-ups: a pronoun-led question borrows the previous question's topic."""
+        """Extractive follow-ups: a pronoun-led question borrows the previous question's topic;
+        "what about X?" asks about X alone (the earlier topic would outrank it)."""
         if not history or find_references(question) or not refers_back(question, lang):
             return question
+        topic = shifted_topic(question, lang)
+        if topic:
+            return topic
         previous = _REF_WORDS.sub(" ", history[-1].question)
         return f"{question} {previous}".strip()
 

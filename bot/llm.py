@@ -58,15 +58,24 @@ class LLMUnavailable(Exception):
     """The model failed, timed out or returned something unusable."""
 
 
-def _chat_model(settings: Settings) -> Any:
+def chat_model(settings: Settings) -> Any:
+    """The configured LangChain chat model (provider packages load only here)."""
     from langchain.chat_models import init_chat_model
 
+    extra: dict[str, Any] = {}
+    if settings.llm_model.startswith("openai:"):
+        # `.env` values are not in os.environ, where the OpenAI client would look.
+        if settings.openai_base_url:
+            extra["base_url"] = settings.openai_base_url
+        if settings.openai_api_key.get_secret_value():
+            extra["api_key"] = settings.openai_api_key
     try:
         return init_chat_model(
             settings.llm_model,
             temperature=0,
             timeout=settings.llm_timeout,
             max_retries=settings.llm_retries,
+            **extra,
         )
     except ImportError as exc:
         raise ValueError(
@@ -77,7 +86,7 @@ def _chat_model(settings: Settings) -> Any:
 class LLMAnswerer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.model = _chat_model(settings)
+        self.model = chat_model(settings)
         self._paused_until = 0.0
 
     # --- prompt building -------------------------------------------------------------

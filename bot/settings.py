@@ -73,7 +73,15 @@ class Settings(BaseSettings):
         "",
         alias="G21_LLM_MODEL",
         description="Empty: extractive answers. Else an init_chat_model string, "
-        "e.g. `openai:gpt-4o-mini` (OPENAI_BASE_URL / OPENAI_API_KEY as LangChain reads them).",
+        "e.g. `openai:gpt-4o-mini` (with OPENAI_BASE_URL / OPENAI_API_KEY).",
+    )
+    openai_base_url: str = Field(
+        "",
+        alias="OPENAI_BASE_URL",
+        description="OpenAI-compatible endpoint for `openai:*` models; empty: OpenAI's own.",
+    )
+    openai_api_key: SecretStr = Field(
+        SecretStr(""), alias="OPENAI_API_KEY", description="API key for `openai:*` models."
     )
     llm_timeout: float = Field(
         20.0,
@@ -166,5 +174,25 @@ class Settings(BaseSettings):
         values = [
             self.telegram_bot_token.get_secret_value(),
             self.webhook_secret.get_secret_value(),
+            self.openai_api_key.get_secret_value(),
         ]
         return [v for v in values if v]
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every setting, its default and its description."""
+    lines = [
+        "# g21bot configuration: every setting with its default. Copy to .env and edit.",
+        "# Generated from bot/settings.py (python3 dev.py env); names are fixed.",
+        "",
+    ]
+    for field in Settings.model_fields.values():
+        default: Any = field.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        elif isinstance(default, list):
+            default = ",".join(str(v) for v in default)
+        elif isinstance(default, bool):
+            default = str(default).lower()
+        lines += [f"# {field.description}", f"{field.alias}={default}", ""]
+    return "\n".join(lines)

@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 # Share of a quote's characters that must match a span of the paragraph, in order,
 # once case, width, white space and punctuation are folded away.
 FUZZY_MIN = 0.9
+# A close match may differ from the paragraph by typos only: each differing stretch at most
+# this many (folded) characters, and never a negation: one character turns a Chinese claim
+# round, and "lowest" for "highest" is no typo.
+TYPO_MAX = 2
+_NEGATIONS = frozenset("不非未无没勿否")
 _MARKER = re.compile(r"\[\s*¶\s*(\d+)\s*\]")
 
 
@@ -30,6 +35,18 @@ def _fold_with_map(text: str) -> tuple[str, list[int]]:
                 folded.append(c)
                 index.append(i)
     return "".join(folded), index
+
+
+def _typos_only(needle: str, span: str) -> bool:
+    """True when ``needle`` differs from ``span`` only by short slips that keep its meaning."""
+    matcher = SequenceMatcher(None, needle, span, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        changed = needle[i1:i2] + span[j1:j2]
+        if max(i2 - i1, j2 - j1) > TYPO_MAX or not _NEGATIONS.isdisjoint(changed):
+            return False
+    return True
 
 
 def locate_quote(quote: str, paragraph: str) -> str | None:
@@ -48,6 +65,8 @@ def locate_quote(quote: str, paragraph: str) -> str | None:
     matched = sum(b.size for b in blocks)
     start, end = blocks[0].b, blocks[-1].b + blocks[-1].size
     if matched / len(needle) < FUZZY_MIN or (end - start) > 1.2 * len(needle):
+        return None
+    if not _typos_only(needle, hay[start:end]):
         return None
     return paragraph[index[start] : index[end - 1] + 1]
 

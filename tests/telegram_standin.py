@@ -14,7 +14,7 @@ python-telegram-bot 22 (``telegram.Bot(token, base_url=api.base_url)``) to work 
   collected in ``violations`` (only a missing required field is answered with 400);
 * updates are injected with helpers (``private_text``, ``group_text``, ``callback``, ...);
 * faults are injected with ``fail_next`` / ``fail_ratio`` (429, 500, slow answer, dropped
-  connection);
+  connection, or a 400 with a chosen description such as "can't parse entities");
 * ``wait_for`` / ``awaitable_wait_for`` wait on a condition that is notified on every
   request, so tests never sleep to synchronise.
 
@@ -77,7 +77,8 @@ GET_ME: JSONDict = {
     "has_main_web_app": False,
 }
 
-FAULT_KINDS = ("429", "500", "slow", "drop")
+FAULT_KINDS = ("429", "500", "400", "slow", "drop")
+DEFAULT_400 = "Bad Request: can't parse entities: unsupported start tag at byte offset 0"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -721,6 +722,7 @@ class _FaultRule:
     remaining: int
     retry_after: int
     delay: float
+    description: str = DEFAULT_400
 
 
 @dataclass
@@ -731,6 +733,7 @@ class _RatioRule:
     rng: random.Random
     retry_after: int
     delay: float
+    description: str = DEFAULT_400
 
 
 class ApiError(Exception):
@@ -1083,13 +1086,14 @@ class BotApiStandIn:
         count: int = 1,
         retry_after: int = 1,
         delay: float = 3.0,
+        description: str = DEFAULT_400,
     ) -> None:
         """Fault the next ``count`` calls of ``method`` ("*" = any): "429" (Too Many Requests
-        with ``retry_after``), "500", "slow" (answer normally after ``delay`` seconds) or
-        "drop" (close the connection without an answer)."""
+        with ``retry_after``), "500", "400" (Bad Request with ``description``), "slow" (answer
+        normally after ``delay`` seconds) or "drop" (close the connection without an answer)."""
         with self._cond:
             self._fault_next.append(
-                _FaultRule(method, _normalise_kind(kind), count, retry_after, delay)
+                _FaultRule(method, _normalise_kind(kind), count, retry_after, delay, description)
             )
 
     def fail_ratio(
@@ -1100,6 +1104,7 @@ class BotApiStandIn:
         seed: int = 0,
         retry_after: int = 1,
         delay: float = 3.0,
+        description: str = DEFAULT_400,
     ) -> None:
         """Fault a deterministic pseudo-random ``ratio`` of the calls of ``method``."""
         if not 0.0 <= ratio <= 1.0:
@@ -1107,7 +1112,13 @@ class BotApiStandIn:
         with self._cond:
             self._fault_ratio.append(
                 _RatioRule(
-                    method, _normalise_kind(kind), ratio, random.Random(seed), retry_after, delay
+                    method,
+                    _normalise_kind(kind),
+                    ratio,
+                    random.Random(seed),
+                    retry_after,
+                    delay,
+                    description,
                 )
             )
 
@@ -1116,17 +1127,17 @@ class BotApiStandIn:
             self._fault_next.clear()
             self._fault_ratio.clear()
 
-    def _pick_fault(self, method: str) -> tuple[str, int, float] | None:
+    def _pick_fault(self, method: str) -> _FaultRule | _RatioRule | None:
         for rule in self._fault_next:
             if rule.remaining > 0 and _method_matches(rule.method, method):
                 rule.remaining -= 1
                 if rule.remaining == 0:
                     self._fault_next.remove(rule)
-                return rule.kind, rule.retry_after, rule.delay
+                return rule
         for ratio_rule in self._fault_ratio:
             hit = _method_matches(ratio_rule.method, method)
             if hit and ratio_rule.rng.random() < ratio_rule.ratio:
-                return ratio_rule.kind, ratio_rule.retry_after, ratio_rule.delay
+                return ratio_rule
         return None
 
     # -- serving -------------------------------------------------------------------------
@@ -1166,13 +1177,13 @@ class BotApiStandIn:
                 record.violations.append(text)
         with self._cond:
             fault = self._pick_fault(canonical)
-            record.fault = fault[0] if fault else None
+            record.fault = fault.kind if fault else None
             self._records.append(record)
             self.violations.extend(record.violations)
             self._cond.notify_all()
 
         if fault is not None:
-            kind, retry_after, delay = fault
+            kind, retry_after, delay = fault.kind, fault.retry_after, fault.delay
             if kind == "429":
                 error = ApiError(
                     429,
@@ -1183,6 +1194,9 @@ class BotApiStandIn:
                 return
             if kind == "500":
                 self._finish(record, handler, 500, None, ApiError(500, "Internal Server Error"))
+                return
+            if kind == "400":
+                self._finish(record, handler, 400, None, ApiError(400, fault.description))
                 return
             if kind == "drop":
                 handler.drop()

@@ -1,0 +1,251 @@
+"""The Chroma store, embedded and over HTTP to a real `chroma run` server."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import chromadb.utils.embedding_functions as chroma_embedding_functions
+import pytest
+
+from bot.cli import main
+from bot.service import StackHolder
+from bot.settings import Settings
+from conftest import ChromaServer
+from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
+from retrieval.corpus import Corpus, load_corpus
+from retrieval.embeddings import EmbeddingChoice, make_embeddings
+from retrieval.errors import IndexNotReadyError, StoreMismatchError, StoreUnavailableError
+from retrieval.ingest import ingest
+from retrieval.search import Retriever
+from retrieval.store import VectorStore, collection_name, open_client
+
+
+def new_store(client: Any, name: str, choice: EmbeddingChoice) -> VectorStore:
+    return VectorStore(client, "g21-hlm", choice, name)
+
+
+def snapshot(store: VectorStore) -> list[tuple[str, str]]:
+    return [(c.id, c.content_hash) for c in store.all_chunks()]
+
+
+# --- sync ---------------------------------------------------------------------------------
+
+
+def test_sync_is_idempotent(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, chunks: list[Chunk]
+) -> None:
+    store = new_store(chroma_client, collection_name, hashing)
+    assert not store.exists()
+    first = store.sync(chunks)
+    assert (first.added, first.updated, first.deleted, first.unchanged) == (len(chunks), 0, 0, 0)
+    assert store.exists()
+    second = store.sync(chunks)
+    assert (second.added, second.updated, second.deleted) == (0, 0, 0)
+    assert second.unchanged == len(chunks)
+    assert second.summary().startswith("0 added, 0 updated, 0 deleted")
+    assert store.count() == len(chunks)
+
+
+def test_round_trip_keeps_text_and_metadata(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, chunks: list[Chunk]
+) -> None:
+    store = new_store(chroma_client, collection_name, hashing)
+    store.sync(chunks)
+    key = lambda c: (c.doc_id, c.lang, c.paragraph, c.index)  # noqa: E731
+    assert store.all_chunks() == sorted(chunks, key=key)
+
+
+def test_edited_paragraph_is_updated(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, chunks: list[Chunk]
+) -> None:
+    store = new_store(chroma_client, collection_name, hashing)
+    store.sync(chunks)
+    target = next(c for c in chunks if c.lang == "en" and c.paragraph == 12)
+    edited_text = target.text.replace("International Court of Justice", "Zanzibar Pelican Court")
+    edited = [dataclasses.replace(c, text=edited_text) if c.id == target.id else c for c in chunks]
+    report = store.sync(edited)
+    assert (report.added, report.updated, report.deleted) == (0, 1, 0)
+    assert report.unchanged == len(chunks) - 1
+    stored = {c.id: c.text for c in store.all_chunks()}
+    assert stored[target.id] == edited_text
+    # The vector moved with the text: the new words find the paragraph by dense search alone.
+    hits = store.query(hashing.embeddings.embed_query("Zanzibar Pelican Court"), 3)
+    assert hits[0].chunk.id == target.id
+    assert store.sync(edited).updated == 0
+
+
+def test_removed_paragraph_chunks_are_deleted(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, chunks: list[Chunk]
+) -> None:
+    store = new_store(chroma_client, collection_name, hashing)
+    store.sync(chunks)
+    kept = [c for c in chunks if c.paragraph != 15]
+    report = store.sync(kept)
+    assert (report.added, report.updated, report.deleted) == (0, 0, len(chunks) - len(kept))
+    assert store.count() == len(kept)
+    assert 15 not in {c.paragraph for c in store.all_chunks()}
+    hits = store.query(hashing.embeddings.embed_query(chunks[-1].text), len(kept))
+    assert all(h.chunk.paragraph != 15 for h in hits)
+
+
+def test_query_finds_a_chunk_by_its_own_text(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, chunks: list[Chunk]
+) -> None:
+    store = new_store(chroma_client, collection_name, hashing)
+    store.sync(chunks)
+    for chunk in (chunks[0], chunks[-1]):
+        hits = store.query(hashing.embeddings.embed_query(chunk.text), 5)
+        assert hits[0].chunk == chunk
+        assert hits[0].similarity == pytest.approx(1.0, abs=1e-3)  # cosine space
+        assert [h.similarity for h in hits] == sorted((h.similarity for h in hits), reverse=True)
+
+
+# --- embeddings recorded with the collection -------------------------------------------------
+
+
+def test_other_embeddings_on_the_same_collection_are_refused(
+    chroma_client: Any, collection_name: str, chunks: list[Chunk]
+) -> None:
+    small = new_store(chroma_client, collection_name, make_embeddings("hashing:256"))
+    small.sync(chunks)
+    large = new_store(chroma_client, collection_name, make_embeddings("hashing:1024"))
+    for action in (large.count, large.all_chunks, lambda: large.sync(chunks)):
+        with pytest.raises(StoreMismatchError, match="ingest --rebuild") as caught:
+            action()
+        assert "hashing-v1-256" in str(caught.value)
+        assert "hashing-v1-1024" in str(caught.value)
+    assert small.count() == len(chunks)  # nothing was written over
+
+    large.drop()
+    assert not large.exists()
+    report = large.sync(chunks)
+    assert report.added == len(chunks)
+    assert large.count() == len(chunks)
+    hits = large.query(large.choice.embeddings.embed_query(chunks[3].text), 1)
+    assert hits[0].chunk.id == chunks[3].id
+
+
+def test_rebuild_drops_and_refills(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, corpus: Corpus
+) -> None:
+    store = new_store(chroma_client, collection_name, hashing)
+    ingest(corpus, store, DEFAULT_MAX_TOKENS)
+    report = ingest(corpus, store, DEFAULT_MAX_TOKENS, rebuild=True)
+    assert report.added == store.count() == 30
+    assert report.updated == report.deleted == 0
+
+
+def test_collection_names_differ_by_embeddings() -> None:
+    a = collection_name("g21-hlm", make_embeddings("hashing:256").embedding_id)
+    b = collection_name("g21-hlm", make_embeddings("hashing:1024").embedding_id)
+    c = collection_name("g21 hlm/ü", "huggingface-BAAI/bge-m3")
+    assert a != b
+    assert all(ch.isalnum() or ch in "._-" for ch in c)
+    assert c[0].isalnum() and c[-1].isalnum()
+
+
+def test_chromas_default_embedding_function_never_runs(
+    chroma_client: Any,
+    collection_name: str,
+    hashing: EmbeddingChoice,
+    corpus: Corpus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Chroma's own embedding function ran (it downloads a model)")
+
+    monkeypatch.setattr(chroma_embedding_functions.DefaultEmbeddingFunction, "__call__", forbidden)
+    monkeypatch.setattr(chroma_embedding_functions.ONNXMiniLM_L6_V2, "__call__", forbidden)
+    monkeypatch.setattr(chroma_embedding_functions.ONNXMiniLM_L6_V2, "__init__", forbidden)
+    store = new_store(chroma_client, collection_name, hashing)
+    ingest(corpus, store, DEFAULT_MAX_TOKENS)
+    retriever = Retriever(corpus, store, hashing)
+    result = retriever.search("What did the International Court of Justice conclude?")
+    assert result.paragraphs[0] == 12
+    assert store.query(hashing.embeddings.embed_query("核裁军"), 3)
+
+
+def test_retriever_ranks_the_same_on_both_backends(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, corpus: Corpus
+) -> None:
+    store = new_store(chroma_client, collection_name, hashing)
+    ingest(corpus, store, DEFAULT_MAX_TOKENS)
+    retriever = Retriever(corpus, store, hashing)
+    assert retriever.search("哈瓦那首脑会议把哪个地区宣布为和平区？").paragraphs[0] == 6
+    assert retriever.search("Is it time to translate words into action?").paragraphs[0] == 13
+
+
+# --- unavailable stores ---------------------------------------------------------------------
+
+
+def test_unreachable_server(closed_port: int) -> None:
+    with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{closed_port}"):
+        open_client("", "127.0.0.1", closed_port)
+
+
+def test_server_that_goes_away(
+    chroma_server_factory: Callable[[], ChromaServer], hashing: EmbeddingChoice, chunks: list[Chunk]
+) -> None:
+    server = chroma_server_factory()
+    store = new_store(open_client("", server.host, server.port), "going-away", hashing)
+    store.sync(chunks)
+    store.ping()
+    server.stop()
+    with pytest.raises(StoreUnavailableError):
+        store.ping()
+    with pytest.raises(StoreUnavailableError):
+        store.query(hashing.embeddings.embed_query("核裁军"), 3)
+
+
+def test_embedded_store_in_an_unusable_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be", encoding="utf-8")
+    with pytest.raises(StoreUnavailableError, match="embedded Chroma"):
+        open_client(blocker)
+
+
+def test_empty_store_is_not_ready_without_auto_ingest(g21_env: Path) -> None:
+    with pytest.raises(IndexNotReadyError, match="g21bot ingest"):
+        StackHolder(Settings(), auto_ingest=False).get()
+
+
+def test_empty_store_is_filled_on_first_use(g21_env: Path) -> None:
+    stack = StackHolder(Settings()).get()
+    assert stack.store.count() == 30
+    assert stack.retriever.search("第7段").paragraphs == [7]
+
+
+# --- nothing is half-ingested ---------------------------------------------------------------
+
+
+def test_failed_ingest_leaves_the_store_unchanged(
+    g21_env: Path, corpus_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest"]) == 0
+    settings = Settings()
+    corpus = load_corpus()
+    store = VectorStore(open_client(settings.data_dir), corpus.corpus_id, make_embeddings("hashing"))
+    before = snapshot(store)
+    assert len(before) == 30
+
+    # A manifest whose first file is good (and edited: a half-ingest would show) and whose
+    # second document's file has a gap in its numbering.
+    folder = corpus_copy.parent
+    zh = folder / "g21-2013-hlm-follow-up.zh.txt"
+    zh.write_text(zh.read_text(encoding="utf-8").replace("核裁军是", "核裁军确是"), encoding="utf-8")
+    (folder / "broken.txt").write_text("1. One.\n2. Two.\n4. Four.\n", encoding="utf-8")
+    corpus_copy.write_text(
+        corpus_copy.read_text(encoding="utf-8")
+        + '\n[[documents]]\nid = "broken"\n  [[documents.versions]]\n  lang = "en"\n'
+        '  file = "broken.txt"\n',
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert main(["ingest", "--manifest", str(corpus_copy)]) == 1
+    err = capsys.readouterr().err
+    assert "broken.txt:3" in err
+    assert "paragraph 3 missing" in err
+    assert snapshot(store) == before
