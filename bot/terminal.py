@@ -25,6 +25,18 @@ def chat(settings: Settings, lang: str | None = None) -> int:
     engine.stack()
     print(HELP)
     history: list[Turn] = []
+    # One event loop for the whole session: the LLM client keeps its connections on it.
+    with asyncio.Runner() as runner:
+        return _converse(engine, runner, history, lang, settings.history_turns)
+
+
+def _converse(
+    engine: AnswerEngine,
+    runner: asyncio.Runner,
+    history: list[Turn],
+    lang: str | None,
+    history_turns: int,
+) -> int:
     while True:
         try:
             line = input("\n> ").strip()
@@ -53,7 +65,7 @@ def chat(settings: Settings, lang: str | None = None) -> int:
         elif line.startswith("/"):
             print("(unknown command) " + HELP)
             continue
-        answer = asyncio.run(engine.aanswer(line, history, lang))
+        answer = runner.run(engine.aanswer(line, history, lang))
         print(answer.text)
         history.append(Turn(line, answer.text, tuple(answer.cited), answer.lang))
-        del history[: -max(1, settings.history_turns)]
+        del history[: -max(1, history_turns)]

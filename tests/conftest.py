@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import shutil
 import socket
@@ -19,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.cli import main as cli_main
 from bot.settings import Settings
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
 from retrieval.corpus import Corpus, default_manifest, load_corpus
@@ -100,6 +103,38 @@ def g21_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data_dir = tmp_path / "data"
     monkeypatch.setenv("G21_DATA_DIR", str(data_dir))
     return data_dir
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one in-process `g21bot` run returned and printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def run_cli(
+    g21_env: Path, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., CliResult]]:
+    """Runs `g21bot ARGS…` in this process (``bot.cli.main``) in the ``g21_env`` environment;
+    the logging set-up the CLI installs is undone afterwards."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = cli_main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    yield run
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
 
 
 # --- network helpers ------------------------------------------------------------------------

@@ -5,15 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chromadb.utils.embedding_functions as chroma_embedding_functions
 import pytest
 
-from bot.cli import main
 from bot.service import StackHolder
 from bot.settings import Settings
-from conftest import ChromaServer
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.embeddings import EmbeddingChoice, make_embeddings
@@ -21,6 +19,9 @@ from retrieval.errors import IndexNotReadyError, StoreMismatchError, StoreUnavai
 from retrieval.ingest import ingest
 from retrieval.search import Retriever
 from retrieval.store import VectorStore, collection_name, open_client
+
+if TYPE_CHECKING:
+    from conftest import ChromaServer, CliResult
 
 
 def new_store(client: Any, name: str, choice: EmbeddingChoice) -> VectorStore:
@@ -54,8 +55,9 @@ def test_round_trip_keeps_text_and_metadata(
 ) -> None:
     store = new_store(chroma_client, collection_name, hashing)
     store.sync(chunks)
-    key = lambda c: (c.doc_id, c.lang, c.paragraph, c.index)  # noqa: E731
-    assert store.all_chunks() == sorted(chunks, key=key)
+    assert store.all_chunks() == sorted(
+        chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index)
+    )
 
 
 def test_edited_paragraph_is_updated(
@@ -222,12 +224,13 @@ def test_empty_store_is_filled_on_first_use(g21_env: Path) -> None:
 
 
 def test_failed_ingest_leaves_the_store_unchanged(
-    g21_env: Path, corpus_copy: Path, capsys: pytest.CaptureFixture[str]
+    run_cli: Callable[..., CliResult], corpus_copy: Path
 ) -> None:
-    assert main(["ingest"]) == 0
-    settings = Settings()
+    assert run_cli("ingest").code == 0
     corpus = load_corpus()
-    store = VectorStore(open_client(settings.data_dir), corpus.corpus_id, make_embeddings("hashing"))
+    store = VectorStore(
+        open_client(Settings().data_dir), corpus.corpus_id, make_embeddings("hashing")
+    )
     before = snapshot(store)
     assert len(before) == 30
 
@@ -243,9 +246,8 @@ def test_failed_ingest_leaves_the_store_unchanged(
         '  file = "broken.txt"\n',
         encoding="utf-8",
     )
-    capsys.readouterr()
-    assert main(["ingest", "--manifest", str(corpus_copy)]) == 1
-    err = capsys.readouterr().err
-    assert "broken.txt:3" in err
-    assert "paragraph 3 missing" in err
+    result = run_cli("ingest", "--manifest", str(corpus_copy))
+    assert result.code == 1
+    assert "broken.txt:3" in result.err
+    assert "paragraph 3 missing" in result.err
     assert snapshot(store) == before
