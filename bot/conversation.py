@@ -13,7 +13,8 @@ _ANAPHOR_ZH = re.compile(
     r"^(?:那|那么|那个|这|这个|它|它们|其|该|此)|(?:它|它们|其|该|此|这|那)(?:个|些|项|段|份|条)?|呢[？?]?$"
 )
 _ANAPHOR_EN = re.compile(
-    r"\b(?:it|its|they|them|their|this|that|these|those|there|he|she)\b|^(?:and|what about|how about)\b",
+    r"\b(?:it|its|they|them|their|this|that|these|those|there|he|she)\b"
+    r"|^(?:and|what about|how about)\b",
     re.IGNORECASE,
 )
 # "what about X?" / "那X呢？": the same kind of question about a new topic X.

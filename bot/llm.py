@@ -16,6 +16,7 @@ from bot.answer import Answer, Citation, Turn
 from bot.conversation import history_text
 from bot.extractive import extractive_answer, not_covered_answer
 from bot.messages import message
+from bot.metrics import LLM_ERRORS
 from bot.settings import Settings
 from bot.verify import clean_markers, markers, verify_citations
 from retrieval.errors import RetrievalError
@@ -207,6 +208,7 @@ class LLMAnswerer:
             log.warning(
                 "LLM answer failed (%s: %s); answering extractively", type(exc).__name__, exc
             )
+            LLM_ERRORS.inc()
             self._paused_until = time.monotonic() + self.settings.llm_cooldown
             answer = extractive_answer(
                 standalone, result, document, reply_lang, gate, question_lang

@@ -31,16 +31,22 @@ def check(settings: Settings, bot: bool = False, webhook: bool = False) -> None:
     """Raise ConfigError for the first setting that cannot work (secrets never quoted)."""
     token = settings.telegram_bot_token.get_secret_value()
     if bot and not TOKEN.match(token):
-        raise ConfigError("TELEGRAM_BOT_TOKEN is malformed (expected '<digits>:<letters>' from @BotFather)")
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is malformed (expected '<digits>:<letters>' from @BotFather)"
+        )
     if not settings.telegram_base_url.startswith(("https://", "http://")):
         raise ConfigError("TELEGRAM_BASE_URL must be an http(s) URL")
     if webhook:
         if not settings.webhook_url.startswith("https://"):
             raise ConfigError("G21_WEBHOOK_URL must be an https:// URL for webhook mode")
         if len(settings.webhook_secret.get_secret_value()) < 8:
-            raise ConfigError("G21_WEBHOOK_SECRET must be set (at least 8 characters) for webhook mode")
+            raise ConfigError(
+                "G21_WEBHOOK_SECRET must be set (at least 8 characters) for webhook mode"
+            )
         if not re.fullmatch(r"[A-Za-z0-9_-]{8,256}", settings.webhook_secret.get_secret_value()):
-            raise ConfigError("G21_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+            raise ConfigError(
+                "G21_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+            )
     try:
         make_embeddings(settings.embeddings)
     except RetrievalError as exc:
@@ -48,9 +54,7 @@ def check(settings: Settings, bot: bool = False, webhook: bool = False) -> None:
     if settings.llm_model:
         provider = settings.llm_model.partition(":")[0]
         if ":" not in settings.llm_model or not provider:
-            raise ConfigError(
-                "G21_LLM_MODEL must be 'provider:model', e.g. 'openai:gpt-4o-mini'"
-            )
+            raise ConfigError("G21_LLM_MODEL must be 'provider:model', e.g. 'openai:gpt-4o-mini'")
         from bot.llm import chat_model
 
         try:

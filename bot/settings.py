@@ -30,6 +30,13 @@ class Settings(BaseSettings):
         alias="TELEGRAM_BASE_URL",
         description="Bot API base URL (a local Bot API server or a test stand-in).",
     )
+    telegram_max_rate: float = Field(
+        30,
+        alias="G21_TELEGRAM_MAX_RATE",
+        ge=0,
+        description="Bot API requests per second over all chats (Telegram allows about 30); "
+        "0: no limit, for a local Bot API server.",
+    )
     data_dir: Path = Field(
         Path("data"),
         alias="G21_DATA_DIR",

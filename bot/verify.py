@@ -63,7 +63,10 @@ def locate_quote(quote: str, paragraph: str) -> str | None:
     if not blocks:
         return None
     matched = sum(b.size for b in blocks)
-    start, end = blocks[0].b, blocks[-1].b + blocks[-1].size
+    # Widen to the quote's own ends: a slip in its first or last character stays inside.
+    first, last = blocks[0], blocks[-1]
+    start = max(0, first.b - first.a)
+    end = min(len(hay), last.b + len(needle) - last.a)
     if matched / len(needle) < FUZZY_MIN or (end - start) > 1.2 * len(needle):
         return None
     if not _typos_only(needle, hay[start:end]):

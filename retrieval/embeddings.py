@@ -40,7 +40,7 @@ class HashingEmbeddings(Embeddings):
     def _embed(self, texts: list[str]) -> list[list[float]]:
         matrix = self._vectorizer.transform(texts)
         dense = np.asarray(matrix.todense(), dtype=np.float32)
-        return dense.tolist()  # type: ignore[no-any-return]
+        return dense.tolist()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._embed(texts)

@@ -1,4 +1,4 @@
-"""Paragraph references in a question: 第7段, 第七段, paragraph 7, para. 7, ¶7, §7, lists, ranges."""
+"""Paragraph references in a question: 第7段, 第七段, paragraph 7, ¶7, §7, lists, ranges."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -155,21 +156,22 @@ class VectorStore:
         for start in range(0, len(todo), _BATCH):
             batch = todo[start : start + _BATCH]
             vectors = self.choice.embeddings.embed_documents([c.text for c in batch])
-            self._guard(
-                "write",
-                lambda b=batch, v=vectors: collection.upsert(
-                    ids=[c.id for c in b],
-                    embeddings=v,
-                    documents=[c.text for c in b],
-                    metadatas=[c.metadata() for c in b],
-                ),
-            )
+            self._guard("write", partial(self._upsert, collection, batch, vectors))
             if progress:
                 progress(len(batch))
         for start in range(0, len(gone), _BATCH):
             ids = gone[start : start + _BATCH]
-            self._guard("delete", lambda i=ids: collection.delete(ids=i))
+            self._guard("delete", partial(collection.delete, ids=ids))
         return IngestReport(len(new), len(changed), len(gone), len(chunks) - len(todo))
+
+    @staticmethod
+    def _upsert(collection: Any, batch: list[Chunk], vectors: list[list[float]]) -> None:
+        collection.upsert(
+            ids=[c.id for c in batch],
+            embeddings=vectors,
+            documents=[c.text for c in batch],
+            metadatas=[c.metadata() for c in batch],
+        )
 
     def count(self) -> int:
         collection = self._guard("open", lambda: self._open(create=False))

@@ -20,6 +20,7 @@ from telegram.ext import (
     Defaults,
     InlineQueryHandler,
     MessageHandler,
+    PersistenceInput,
     PicklePersistence,
     filters,
 )
@@ -67,7 +68,9 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     """Updates run concurrently across chats, one at a time within a chat (answers in a
     chat never interleave or reorder); an update delivered twice is handled once."""
 
-    def __init__(self, max_concurrent_updates: int = 64, remember: int = 10000) -> None:
+    def __init__(self, max_concurrent_updates: int = 256, remember: int = 10000) -> None:
+        # Generous slots: an update waiting for its chat holds one, and one busy chat must
+        # not starve the others.
         super().__init__(max_concurrent_updates)
         self._locks: dict[object, asyncio.Lock] = {}
         self._waiting: dict[object, int] = {}
@@ -94,9 +97,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             self._seen.popitem(last=False)
         return False
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        # Claim the chat's place in line before the concurrency semaphore, so arrival
-        # order is kept even when many updates wait for a slot.
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # Tasks reach here in arrival order (FIFO semaphore), and the chat's lock is FIFO.
         if self._duplicate(update):
             log.info("update %s delivered twice; handled once", getattr(update, "update_id", "?"))
             if asyncio.iscoroutine(coroutine):
@@ -107,15 +109,12 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await super().process_update(update, coroutine)
+                await coroutine
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key]
                 self._locks.pop(key, None)
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await coroutine
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -124,7 +123,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def post_init(application: Application) -> None:
     """Command menu and descriptions, in English (default) and Chinese."""
     bot = application.bot
     for lang, commands in COMMANDS.items():
@@ -142,7 +141,7 @@ def build_application(
     engine: AnswerEngine | None = None,
     persistence: bool = True,
     webhook: bool = False,
-) -> Application:  # type: ignore[type-arg]
+) -> Application:
     """The whole bot: settings → handlers, limits, persistence."""
     engine = engine or AnswerEngine(settings)
     builder = (
@@ -155,14 +154,26 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=settings.telegram_max_rate,
+                overall_time_period=1,
+                max_retries=3,
+            )
+        )
         .concurrent_updates(ChatOrderedProcessor())
         .post_init(post_init)
     )
     if persistence:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Users' and chats' data only: bot_data holds the live BotState (engine, locks),
+        # which a restored copy would replace and which cannot be pickled.
         builder = builder.persistence(
-            PicklePersistence(filepath=settings.data_dir / "telegram.pickle", update_interval=30)
+            PicklePersistence(
+                filepath=settings.data_dir / "telegram.pickle",
+                store_data=PersistenceInput(bot_data=False, callback_data=False),
+                update_interval=30,
+            )
         )
     if webhook:
         builder = builder.updater(None)

@@ -52,7 +52,7 @@ class BotState:
 
 
 def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
-    return context.application.bot_data["state"]  # type: ignore[no-any-return]
+    return context.application.bot_data["state"]
 
 
 def ui_lang(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str = "") -> str:
@@ -224,10 +224,10 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     chat = update.effective_chat
     text = (update.effective_message.text or "") if update.effective_message else ""
     first = text.split()[0] if text.split() else ""
-    if chat is not None and chat.type != ChatType.PRIVATE:
+    addressed = first.lower().endswith(f"@{(context.bot.username or '').lower()}")
+    if chat is not None and chat.type != ChatType.PRIVATE and not addressed:
         # In groups, only commands addressed to this bot get an answer.
-        if not first.lower().endswith(f"@{(context.bot.username or '').lower()}"):
-            return
+        return
     await reply(update, message(ui_lang(update, context), "unknown_command"))
 
 
@@ -238,7 +238,7 @@ def _history(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> list[Turn]:
     if context.chat_data is None:
         return []
     histories = context.chat_data.setdefault("history", {})
-    return histories.setdefault(user_id, [])  # type: ignore[no-any-return]
+    return histories.setdefault(user_id, [])
 
 
 def _strip_mention(text: str, username: str) -> str:

@@ -30,7 +30,7 @@ def webhook_path(settings: Settings) -> str:
     return urlsplit(settings.webhook_url).path or "/"
 
 
-def create_app(settings: Settings, application: Application) -> Starlette:  # type: ignore[type-arg]
+def create_app(settings: Settings, application: Application) -> Starlette:
     """The ASGI app; the Telegram application must be started by the caller."""
     secret = settings.webhook_secret.get_secret_value().encode()
 
