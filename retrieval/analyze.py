@@ -40,8 +40,12 @@ def _jieba() -> jieba.Tokenizer:
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
-    with resources.as_file(resources.files("retrieval") / "dict" / "domain.txt") as path:
-        tokenizer.load_userdict(str(path))
+    # Domain words carry a high count so they win over jieba's general-language splits.
+    domain = (resources.files("retrieval") / "dict" / "domain.txt").read_text(encoding="utf-8")
+    for line in domain.splitlines():
+        word, _, rest = line.partition(" ")
+        if word:
+            tokenizer.add_word(word, int(rest.split()[0]) if rest else None)
     return tokenizer
 
 

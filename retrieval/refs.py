@@ -27,7 +27,6 @@ _RANGE = r"\s*(?:-|–|—|~|～|至|到|through|to)\s*"
 _ZH_REF = re.compile(
     rf"第\s*({_ZH_NUM})\s*(?:段|款)?"
     rf"((?:(?:{_SEP}|{_RANGE})第?\s*{_ZH_NUM}\s*(?:段|款)?)*)"
-    r"(?=\s*(?:段|款))?"
 )
 _ZH_REF_END = re.compile(r"^\s*(?:段|款)")
 _EN_REF = re.compile(
@@ -35,7 +34,6 @@ _EN_REF = re.compile(
     rf"((?:(?:{_SEP}|{_RANGE})(?:¶|§)?\s*\d+)*)",
     re.IGNORECASE,
 )
-_NUMBER_OR_SEP = re.compile(rf"({_ZH_NUM}|\d+)|({_RANGE.strip(chr(92) + 's*')})")
 
 
 def zh_number(text: str) -> int | None:
