@@ -1,4 +1,4 @@
-"""The `g21bot` command: ingest, search, ask, chat, run, eval."""
+"""The `g21bot` command: ingest, search, ask, chat, run, eval, bench."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -152,15 +153,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot.engine import AnswerEngine
-    from bot.evaluate import evaluate, read_questions
+    from bot.evaluate import EvalFileError, evaluate, read_questions
 
+    try:
+        questions = read_questions(args.file)
+    except (EvalFileError, OSError) as exc:
+        print(f"g21bot: {exc}", file=sys.stderr)
+        return 2
     settings = _settings(args)
     engine = AnswerEngine(settings)
     mode = args.mode or engine.mode
     if mode == "llm" and engine.mode != "llm":
         print("eval --mode llm needs G21_LLM_MODEL set", file=sys.stderr)
         return 2
-    report = asyncio.run(evaluate(engine, read_questions(args.file), mode))
+    report = asyncio.run(evaluate(engine, questions, mode))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
@@ -186,6 +192,57 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 f"abstained {q['abstained']}"
             )
     return 0
+
+
+BENCH_PACKAGE = "g21bot_bench"
+
+
+def bench_dir() -> Path:
+    """Where the benchmark code lives: ``tests/bench`` of the checkout g21bot runs from."""
+    import bot
+
+    return Path(bot.__file__).resolve().parents[1] / "tests" / "bench"
+
+
+def load_bench() -> Any:
+    """The benchmark's ``run`` module, loaded from the checkout (it is not installed)."""
+    import importlib
+    import importlib.util
+
+    folder = bench_dir()
+    init = folder / "__init__.py"
+    if not init.is_file():
+        raise FileNotFoundError(
+            f"`g21bot bench` needs the benchmark code in {folder}, which is part of a source "
+            "checkout (tests/), not of an installed package: run it from a git clone "
+            "installed with `pip install -e '.[dev]'`"
+        )
+    if BENCH_PACKAGE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            BENCH_PACKAGE, init, submodule_search_locations=[str(folder)]
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[BENCH_PACKAGE] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[BENCH_PACKAGE]
+            raise
+    return importlib.import_module(f"{BENCH_PACKAGE}.run")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        bench = load_bench()
+    except (FileNotFoundError, ImportError) as exc:
+        print(f"g21bot: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(bench.main(args))
+    except ValueError as exc:
+        print(f"g21bot bench: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +287,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["extractive", "llm"], help="default: the configured mode")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "bench",
+        help="benchmarks against baselines measured in the same run (needs the checkout's tests/)",
+        description="Answer path vs its raw parts, a plain LangChain BM25 peer, synthetic "
+        "corpora of growing size (embedded Chroma and a chroma server), the Telegram bot under "
+        "load (local Bot API stand-in), cold start. Medians and percentiles; nothing asserted.",
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes: the whole run in < 2 min")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG of latency and ingest vs size")
+    p.add_argument(
+        "--questions", metavar="PATH", help="JSONL questions (default ../shared/eval/dev.jsonl)"
+    )
+    p.add_argument("--sizes", help="comma-separated corpus sizes in paragraphs")
+    p.add_argument("--modes", help="Chroma modes for the scale runs: embedded,server")
+    p.add_argument("--users", type=int, help="simulated Telegram users")
+    p.add_argument("--messages", type=int, help="questions per simulated user")
+    p.add_argument("--repeats", type=int, help="timings per question (the median is kept)")
+    p.add_argument("--cold-runs", type=int, help="cold-start runs (the median is kept)")
+    p.add_argument("--only", help="comma-separated parts: answer,peer,scale,bot,cold_start")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -6,8 +6,9 @@ the data folder is a copy of an index ingested once per test module. The only ad
 observer handler in a late group that notes every update the application has finished with
 (errors included), so tests wait on that condition instead of sleeping.
 
-Every test that uses ``api`` ends with ``api.violations == []``, and every test ends with no
-ERROR record in the log unless it asks for the ``allow_errors`` fixture.
+Test modules import the ``fixture_*`` functions (each registers the fixture named after it
+without the prefix). Every test that uses ``api`` ends with ``api.violations == []``, and
+every test ends with no ERROR record in the log unless it asks for ``allow_errors``.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def make_settings(data_dir: Path, **values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-@pytest.fixture(scope="module")
-def ingested_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+@pytest.fixture(scope="module", name="ingested_dir")
+def fixture_ingested_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A data folder with the shipped corpus ingested (embedded Chroma). Read only: tests get
     a copy (``data_dir``)."""
     folder = tmp_path_factory.mktemp("ingested")
@@ -67,8 +68,8 @@ def ingested_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield folder
 
 
-@pytest.fixture
-def data_dir(ingested_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(name="data_dir")
+def fixture_data_dir(ingested_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """This test's own copy of the ingested data folder, and a clean environment."""
     clear_g21_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
@@ -86,8 +87,8 @@ def free_port() -> int:
 # --- checks every test ends with --------------------------------------------------------------
 
 
-@pytest.fixture
-def allow_errors() -> None:
+@pytest.fixture(name="allow_errors")
+def fixture_allow_errors() -> None:
     """Request this in tests that provoke ERROR log records on purpose."""
 
 
@@ -96,15 +97,16 @@ def _error_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in records if r.levelno >= logging.ERROR]
 
 
-@pytest.fixture(autouse=True)
-def _end_of_test_checks(
+@pytest.fixture(autouse=True, name="end_of_test_checks")
+def fixture_end_of_test_checks(
     request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
 ) -> Iterator[None]:
-    """Runs last: no Bot API spec violations, no ERROR records (unless allowed)."""
+    """After the bot stopped: no Bot API spec violations, no ERROR records (unless allowed)."""
+    # Requested here, so the stand-in outlives this check (and the bot stops before it).
+    standin = request.getfixturevalue("api") if "api" in request.fixturenames else None
     yield
-    if "api" in request.fixturenames:
-        api: BotApiStandIn = request.getfixturevalue("api")
-        assert api.violations == []
+    if standin is not None:
+        assert standin.violations == []
     if "allow_errors" not in request.fixturenames:
         errors = _error_records(caplog)
         assert not errors, "unexpected ERROR records:\n" + "\n".join(
@@ -112,8 +114,8 @@ def _end_of_test_checks(
         )
 
 
-@pytest.fixture
-def api() -> Iterator[BotApiStandIn]:
+@pytest.fixture(name="api")
+def fixture_api() -> Iterator[BotApiStandIn]:
     with BotApiStandIn() as standin:
         assert standin.spec_available, "the Bot API spec (../shared/telegram-bot-api) is missing"
         yield standin
@@ -152,7 +154,9 @@ class RunningBot:
         except TimeoutError:
             recent = "\n  ".join(r.describe() for r in self.api.requests()[-10:])
             missing = sorted(ids - self.handled_ids)
-            raise AssertionError(f"updates {missing} not handled; last requests:\n  {recent}")
+            raise AssertionError(
+                f"updates {missing} not handled; last requests:\n  {recent}"
+            ) from None
 
     async def stop(self) -> None:
         if self.stopped:
@@ -175,8 +179,8 @@ class RunningBot:
 StartBot = Callable[..., Awaitable[RunningBot]]
 
 
-@pytest.fixture
-async def start_bot(api: BotApiStandIn, data_dir: Path) -> AsyncIterator[StartBot]:
+@pytest.fixture(name="start_bot")
+async def fixture_start_bot(api: BotApiStandIn, data_dir: Path) -> AsyncIterator[StartBot]:
     """``await start_bot(G21_ADMIN_IDS="900", persistence=False, webhook=False)``: the real
     application on settings pointing at the stand-in; stopped at the end of the test."""
     running: list[RunningBot] = []

@@ -82,9 +82,7 @@ def ingested_store(
 
 
 @pytest.fixture(scope="session")
-def retriever(
-    corpus: Corpus, ingested_store: VectorStore, hashing: EmbeddingChoice
-) -> Retriever:
+def retriever(corpus: Corpus, ingested_store: VectorStore, hashing: EmbeddingChoice) -> Retriever:
     """Hybrid retriever over ``ingested_store``. Shared: tests must only read it."""
     return Retriever(corpus, ingested_store, hashing)
 
@@ -182,7 +180,7 @@ class ChromaServer:
 def _chroma_executable() -> str:
     found = shutil.which("chroma", path=os.path.dirname(sys.executable))
     if found is None:
-        pytest.fail("the `chroma` executable is not next to the interpreter (is chromadb installed?)")
+        pytest.fail("no `chroma` executable next to the interpreter (is chromadb installed?)")
     return found
 
 
@@ -210,9 +208,20 @@ def start_chroma_server(path: Path, attempts: int = 3) -> ChromaServer:
         log = path.parent / f"{path.name}-chroma-{attempt}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [_chroma_executable(), "run", "--path", str(path), "--host", "127.0.0.1",
-                 "--port", str(port)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                [
+                    _chroma_executable(),
+                    "run",
+                    "--path",
+                    str(path),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
             )
         server = ChromaServer("127.0.0.1", port, path, process, log)
         if _wait_for_heartbeat(server, CHROMA_START_TIMEOUT):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from pathlib import Path
 
@@ -89,7 +90,9 @@ def test_splits_fall_on_sentence_borders(
 ) -> None:
     for statement in statements:
         sentences = {
-            s for text in statement.paragraphs.values() for s in split_sentences(text, statement.lang)
+            s
+            for text in statement.paragraphs.values()
+            for s in split_sentences(text, statement.lang)
         }
         # The longest sentence fits: no sentence needs cutting, yet long paragraphs split.
         budget = max(tokens(encoding, s) for s in sentences) + 2
@@ -107,7 +110,7 @@ def test_overlap_repeats_the_last_sentence_when_it_fits(
     overlapped = 0
     for statement in statements:
         chunks = chunk_statement(statement, budget, overlap=1)
-        for before, after in zip(chunks, chunks[1:], strict=False):
+        for before, after in itertools.pairwise(chunks):
             if before.paragraph != after.paragraph:
                 continue
             last = split_sentences(before.text, statement.lang)[-1]

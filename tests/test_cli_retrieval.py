@@ -19,23 +19,57 @@ if TYPE_CHECKING:
     from conftest import CliResult
 
 METRICS = {
-    "n", "answerable", "unanswerable", "hit_at_1", "hit_at_3", "mrr", "answer_citation_hit",
-    "citation_validity", "abstention_accuracy", "false_abstention_rate", "latency_ms",
+    "n",
+    "answerable",
+    "unanswerable",
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "answer_citation_hit",
+    "citation_validity",
+    "abstention_accuracy",
+    "false_abstention_rate",
+    "latency_ms",
 }
 
 # Our own questions (one answerable and one not, per language, plus paragraph references).
 EVAL_QUESTIONS = [
-    {"id": "t1", "lang": "en", "question": "Is it time to translate words into action?",
-     "paragraphs": [13], "answerable": True},
-    {"id": "t2", "lang": "zh", "question": "哈瓦那首脑会议把哪个地区宣布为和平区？",
-     "paragraphs": [6], "answerable": True},
+    {
+        "id": "t1",
+        "lang": "en",
+        "question": "Is it time to translate words into action?",
+        "paragraphs": [13],
+        "answerable": True,
+    },
+    {
+        "id": "t2",
+        "lang": "zh",
+        "question": "哈瓦那首脑会议把哪个地区宣布为和平区？",
+        "paragraphs": [6],
+        "answerable": True,
+    },
     {"id": "t3", "lang": "en", "question": "Show me ¶4", "paragraphs": [4], "answerable": True},
-    {"id": "t4", "lang": "zh", "question": "第二十五段写了什么？", "paragraphs": [],
-     "answerable": False},
-    {"id": "t5", "lang": "en", "question": "Who is the best football player in the Premier League?",
-     "paragraphs": [], "answerable": False},
-    {"id": "t6", "lang": "zh", "question": "声明如何看待全球气候变暖？", "paragraphs": [],
-     "answerable": False},
+    {
+        "id": "t4",
+        "lang": "zh",
+        "question": "第二十五段写了什么？",
+        "paragraphs": [],
+        "answerable": False,
+    },
+    {
+        "id": "t5",
+        "lang": "en",
+        "question": "Who is the best football player in the Premier League?",
+        "paragraphs": [],
+        "answerable": False,
+    },
+    {
+        "id": "t6",
+        "lang": "zh",
+        "question": "声明如何看待全球气候变暖？",
+        "paragraphs": [],
+        "answerable": False,
+    },
 ]
 
 
@@ -131,7 +165,9 @@ def test_search_json(run_cli: Callable[..., CliResult]) -> None:
     assert scores == sorted(scores, reverse=True)
 
 
-def test_search_json_other_language_and_missing_paragraph(run_cli: Callable[..., CliResult]) -> None:
+def test_search_json_other_language_and_missing_paragraph(
+    run_cli: Callable[..., CliResult],
+) -> None:
     data = run_cli("search", "paragraph 12 and paragraph 40", "--json", "--lang", "zh").json()
     assert data["missing"] == [40]
     assert [row["paragraph"] for row in data["results"]] == [12]
@@ -167,13 +203,13 @@ def test_eval_json(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
     assert result.code == 0, result.err
     report: dict[str, Any] = result.json()
 
-    assert METRICS <= set(report)
+    assert set(report) >= METRICS
     assert (report["n"], report["answerable"], report["unanswerable"]) == (6, 3, 3)
     assert set(report["latency_ms"]) >= {"p50", "p95"}
     assert 0 <= report["latency_ms"]["p50"] <= report["latency_ms"]["p95"]
     assert set(report["by_lang"]) == {"zh", "en"}
     for block in report["by_lang"].values():
-        assert METRICS <= set(block)
+        assert set(block) >= METRICS
     assert report["by_lang"]["zh"]["n"] == report["by_lang"]["en"]["n"] == 3
 
     rows = {row["id"]: row for row in report["questions"]}
@@ -216,14 +252,20 @@ def _run(args: list[str], data_dir: Path, cwd: Path) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if k not in aliases}
     env.update(G21_DATA_DIR=str(data_dir), ANONYMIZED_TELEMETRY="False")
     done = subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done
 
 
 def _probe(question: str, data_dir: Path, cwd: Path) -> dict[str, Any]:
-    return json.loads(_run(["-c", PROBE, question], data_dir, cwd).stdout)  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads(_run(["-c", PROBE, question], data_dir, cwd).stdout)
+    return data
 
 
 def test_ingest_is_durable_across_processes(tmp_path: Path, corpus_copy: Path) -> None:
@@ -246,8 +288,9 @@ def test_ingest_is_durable_across_processes(tmp_path: Path, corpus_copy: Path) -
         ),
         encoding="utf-8",
     )
-    out = _run(["-m", "bot.cli", "ingest", "--manifest", str(corpus_copy)], data_dir, tmp_path)
-    assert "0 added, 1 updated, 0 deleted" in out.stdout
+    args = ["-m", "bot.cli", "ingest", "--manifest", str(corpus_copy)]
+    out = _run(args, data_dir, tmp_path).stdout
+    assert "0 added, 1 updated, 0 deleted" in out
 
     seen = _probe("quokka marmots", data_dir, tmp_path)
     assert seen["count"] == 30

@@ -58,8 +58,9 @@ def test_related_texts_are_closer_than_unrelated() -> None:
     assert zh_question @ np.array(embed.embed_query(TEXTS[0])) > zh_question @ unrelated
 
 
-@pytest.mark.parametrize("spec", ["hashing:abc", "hashing:32", "hashing:0", "hashing:-5",
-                                  "hashing:70000", "hashing:1.5"])
+@pytest.mark.parametrize(
+    "spec", ["hashing:abc", "hashing:32", "hashing:0", "hashing:-5", "hashing:70000", "hashing:1.5"]
+)
 def test_invalid_hashing_dimension(spec: str) -> None:
     with pytest.raises(EmbeddingConfigError, match="hashing"):
         make_embeddings(spec)

@@ -116,8 +116,16 @@ def test_manifest_gives_both_versions_and_their_metadata(corpus: Corpus) -> None
         (["  leading  ", "", "  and trailing  "], "leading and trailing"),
         (["non-", "Proliferation"], "non-Proliferation"),
     ],
-    ids=["latin-space", "hyphenation", "compound", "cjk", "cjk-blank-line", "cjk-number",
-         "whitespace", "hyphen-before-capital"],
+    ids=[
+        "latin-space",
+        "hyphenation",
+        "compound",
+        "cjk",
+        "cjk-blank-line",
+        "cjk-number",
+        "whitespace",
+        "hyphen-before-capital",
+    ],
 )
 def test_join_wrapped(lines: list[str], joined: str) -> None:
     assert join_wrapped(lines) == joined
@@ -169,7 +177,7 @@ def test_decimal_number_at_line_start_is_text(tmp_path: Path) -> None:
 MALFORMED = [
     ("empty", b"", 1, "empty"),
     ("whitespace-only", b"  \n\t\n   \n", 1, "empty"),
-    ("no-numbered-paragraphs", "A title\nJust prose, no numbers.\n".encode(), None, "no numbered"),
+    ("no-numbered-paragraphs", b"A title\nJust prose, no numbers.\n", None, "no numbered"),
     ("gap", b"Title\n1. One.\n2. Two.\n\n4. Four.\n", 5, "paragraph 3 missing"),
     ("duplicate", b"Title\n1. One.\n2. Two.\n2. Two again.\n", 4, "appears again"),
     ("starts-at-2", b"Title\n\n2. Two.\n3. Three.\n", 3, "starts at 2"),
@@ -183,7 +191,9 @@ MALFORMED = [
     [case[1:] for case in MALFORMED],
     ids=[case[0] for case in MALFORMED],
 )
-def test_malformed_statement(tmp_path: Path, content: bytes, line: int | None, problem: str) -> None:
+def test_malformed_statement(
+    tmp_path: Path, content: bytes, line: int | None, problem: str
+) -> None:
     path = write(tmp_path, content)
     with pytest.raises(StatementFormatError) as caught:
         parse_statement(path, "doc", "en")
@@ -265,7 +275,9 @@ def test_manifest_naming_a_bad_file_reports_that_file(tmp_path: Path) -> None:
 
 
 def test_small_manifest_loads(tmp_path: Path) -> None:
-    manifest = write_manifest(tmp_path, {"zh": "标题\n1. 一。\n2. 二。\n", "en": "T\n1. One.\n2. Two.\n"})
+    manifest = write_manifest(
+        tmp_path, {"zh": "标题\n1. 一。\n2. 二。\n", "en": "T\n1. One.\n2. Two.\n"}
+    )
     corpus = load_corpus(manifest)
     assert corpus.corpus_id == "test"
     assert corpus.primary.numbers == [1, 2]

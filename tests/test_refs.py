@@ -81,13 +81,24 @@ def test_request_splits_existing_and_missing(
 
 
 def test_no_reference_gives_no_request() -> None:
-    assert paragraph_request("What is the priority of the Conference on Disarmament?", STATEMENT) is None
+    question = "What is the priority of the Conference on Disarmament?"
+    assert paragraph_request(question, STATEMENT) is None
 
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("7", 7), ("７", 7), ("七", 7), ("十", 10), ("十二", 12), ("二十", 20), ("二十一", 21),
-     ("一百", 100), ("两", 2), ("段", None)],
+    [
+        ("7", 7),
+        ("７", 7),
+        ("七", 7),
+        ("十", 10),
+        ("十二", 12),
+        ("二十", 20),
+        ("二十一", 21),
+        ("一百", 100),
+        ("两", 2),
+        ("段", None),
+    ],
 )
 def test_zh_number(text: str, value: int | None) -> None:
     assert zh_number(text) == value

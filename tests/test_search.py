@@ -11,19 +11,34 @@ from retrieval.search import Retriever, expand_aliases
 # answers it, which must come first.
 QUESTIONS = [
     ("Which city in Cuba hosted the summit that made Latin America a zone of peace?", 6),
-    ("Did the World Court say states must conclude negotiations under strict international "
-     "control?", 12),
+    (
+        "Did the World Court say states must conclude negotiations under strict international "
+        "control?",
+        12,
+    ),
     ("What unacceptable pretexts have the nuclear-weapon States put forward?", 11),
     ("Should nuclear disarmament be pursued in a non-discriminatory way?", 8),
-    ("How do educational activities and public awareness-raising help mobilize international "
-     "efforts?", 5),
-    ("Whose views should the Secretary-General seek on the elements of a comprehensive "
-     "convention?", 3),
-    ("Between which dates in 2017 was the conference negotiating a legally binding instrument "
-     "held?", 14),
+    (
+        "How do educational activities and public awareness-raising help mobilize international "
+        "efforts?",
+        5,
+    ),
+    (
+        "Whose views should the Secretary-General seek on the elements of a comprehensive "
+        "convention?",
+        3,
+    ),
+    (
+        "Between which dates in 2017 was the conference negotiating a legally binding instrument "
+        "held?",
+        14,
+    ),
     ("Which NPT article commits parties to end the nuclear arms race early?", 9),
-    ("Which countries renounced nuclear weapons programmes or withdrew weapons from their "
-     "territories?", 10),
+    (
+        "Which countries renounced nuclear weapons programmes or withdrew weapons from their "
+        "territories?",
+        10,
+    ),
     ("What is the Conference on Disarmament's main priority?", 8),
     ("Is it time to translate words into action?", 13),
     ("哈瓦那首脑会议把哪个地区宣布为和平区？", 6),
@@ -127,8 +142,12 @@ def test_possessives_and_contractions_do_not_trip_the_gate(
 
 @pytest.mark.parametrize(
     ("question", "numbers"),
-    [("第7段", [7]), ("show me paragraph 9", [9]), ("第三到第五段", [3, 4, 5]),
-     ("Paras 2 and 13", [2, 13])],
+    [
+        ("第7段", [7]),
+        ("show me paragraph 9", [9]),
+        ("第三到第五段", [3, 4, 5]),
+        ("Paras 2 and 13", [2, 13]),
+    ],
 )
 def test_paragraph_reference_bypasses_ranking(
     retriever: Retriever, monkeypatch: pytest.MonkeyPatch, question: str, numbers: list[int]

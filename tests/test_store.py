@@ -238,7 +238,8 @@ def test_failed_ingest_leaves_the_store_unchanged(
     # second document's file has a gap in its numbering.
     folder = corpus_copy.parent
     zh = folder / "g21-2013-hlm-follow-up.zh.txt"
-    zh.write_text(zh.read_text(encoding="utf-8").replace("核裁军是", "核裁军确是"), encoding="utf-8")
+    edited = zh.read_text(encoding="utf-8").replace("核裁军是", "核裁军确是")
+    zh.write_text(edited, encoding="utf-8")
     (folder / "broken.txt").write_text("1. One.\n2. Two.\n4. Four.\n", encoding="utf-8")
     corpus_copy.write_text(
         corpus_copy.read_text(encoding="utf-8")

@@ -28,6 +28,7 @@ from telegram.ext import (
 from bot.engine import AnswerEngine
 from bot.settings import Settings
 from bot.telegram import handlers as h
+from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,12 @@ async def post_init(application: Application) -> None:
         description, short = DESCRIPTIONS[lang]
         await bot.set_my_description(description, language_code=code)
         await bot.set_my_short_description(short, language_code=code)
-    # Load the indexes now, not on the first question.
-    await asyncio.to_thread(application.bot_data["state"].engine.stack)
+    # Load the indexes now, not on the first question. A store that is down must not stop
+    # the bot from starting: the engine opens it again on use, and /readyz reports it.
+    try:
+        await asyncio.to_thread(application.bot_data["state"].engine.stack)
+    except RetrievalError as exc:
+        log.warning("indexes not loaded at start: %s", exc)
 
 
 def build_application(

@@ -338,7 +338,10 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
             "outcome": "abstained" if answer.abstained else "answered",
         },
     )
-    await send_answer(msg, answer, st.engine.stack().corpus.primary.count)
+    # The paragraph count is for the ◀ ▶ keyboard of a shown paragraph; without one, the
+    # stack is not needed (and may be down: the answer then says so).
+    count = st.engine.stack().corpus.primary.count if answer.shown else 0
+    await send_answer(msg, answer, count)
     history.append(Turn(question, answer.text, tuple(answer.cited or answer.shown), answer.lang))
     del history[: -max(1, st.settings.history_turns)]
 
@@ -465,7 +468,8 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 ),
             )
         )
-    await query.answer(results, cache_time=30, is_personal=False)
+    # Results in a language the user chose with /lang must not be cached for everybody.
+    await query.answer(results, cache_time=30, is_personal=reply_lang_override(context) is not None)
 
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -11,7 +11,9 @@ from bot.answer import Answer
 
 MAX_MESSAGE = 4096
 _MARKER = re.compile(r"\[¶(\d+)\]")
-_SENTENCE_END = re.compile(r"(?<=[。；！？.;!?])\s*")
+# A sentence with its end mark, closing quotes, the [¶N] markers that follow it and the white
+# space after it: the pieces join back into exactly the text they came from.
+_SENTENCE = re.compile(r".+?(?:[。；！？.;!?]+[”’\"」』)）]*(?:\s*\[¶\d+\])*\s*|$)", re.S)
 
 
 def to_html(text: str) -> str:
@@ -25,12 +27,12 @@ def _pieces(text: str, limit: int) -> list[str]:
     if len(to_html(text)) <= limit:
         return [text]
     for pattern in (r"(?<=\n\n)", r"(?<=\n)", None):
-        parts = re.split(pattern, text) if pattern else _SENTENCE_END.split(text)
+        parts = re.split(pattern, text) if pattern else _SENTENCE.findall(text)
         parts = [p for p in parts if p]
         if len(parts) > 1:
             break
     else:
-        cut = limit // 2
+        cut = _cut(text)
         parts = [text[:cut], text[cut:]]
     out: list[str] = []
     current = ""
@@ -45,6 +47,18 @@ def _pieces(text: str, limit: int) -> list[str]:
     if current:
         out.append(current)
     return [p.strip("\n") for p in out if p.strip()]
+
+
+def _cut(text: str) -> int:
+    """Where to cut text with no line or sentence break: at the last space before the middle
+    (else the middle), never inside a [¶N] marker; always strictly inside the text."""
+    middle = max(1, len(text) // 2)
+    space = text.rfind(" ", 0, middle)
+    cut = space + 1 if space >= middle // 2 else middle
+    for marker in _MARKER.finditer(text):
+        if marker.start() < cut < marker.end():
+            cut = marker.start() or marker.end()
+    return cut if 0 < cut < len(text) else middle
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:

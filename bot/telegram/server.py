@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -76,6 +81,27 @@ def create_app(settings: Settings, application: Application) -> Starlette:
     )
 
 
+@contextlib.contextmanager
+def _keep_running_after_signal() -> Iterator[None]:
+    """uvicorn stops serving on SIGTERM/SIGINT, then raises the same signal again once
+    ``serve()`` returns. Under Python's default handlers that ends the process at once, before
+    in-flight updates are finished and persistence is flushed (and with exit status -15), so
+    meanwhile the re-raised signal is only noted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %s: finishing in-flight updates", signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 async def _serve(settings: Settings) -> None:
     application = build_application(settings, webhook=True)
     server = uvicorn.Server(
@@ -88,6 +114,8 @@ async def _serve(settings: Settings) -> None:
         )
     )
     async with application:
+        if application.post_init:  # command menu, descriptions, indexes (as run_polling does)
+            await application.post_init(application)
         await application.start()
         await application.bot.set_webhook(
             settings.webhook_url,
@@ -97,7 +125,8 @@ async def _serve(settings: Settings) -> None:
         log.info("webhook server on %s:%s", settings.listen, settings.port)
         try:
             # uvicorn handles SIGTERM/SIGINT: it stops taking requests and returns.
-            await server.serve()
+            with _keep_running_after_signal():
+                await server.serve()
         finally:
             # Finish what is in flight, then flush persistence (application.stop/shutdown).
             await application.update_queue.join()

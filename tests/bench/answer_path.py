@@ -1,0 +1,62 @@
+"""Part 1: the answer path (``AnswerEngine.answer``, offline, warm) per question, and in the
+same run the raw cost of its two searches: the Chroma query alone (a precomputed vector) and
+the BM25 query alone (precomputed terms). ``overhead_ratio`` = answer p50 / (Chroma p50 +
+BM25 p50): what everything else (parsing the question, references, fusion, the relevance
+gate, the extractive answer, the citation check) costs on top of the two lookups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .common import bench_settings, median, percentile, summary_ms, timed_median
+
+
+def measure(data_dir: Path, questions: list[Any], repeats: int) -> dict[str, Any]:
+    """Each question ``repeats`` times; per question the median; p50/p95 over questions."""
+    from bot.engine import AnswerEngine
+    from retrieval.analyze import terms
+    from retrieval.search import expand_aliases
+    from retrieval.text import clean_user_text
+
+    engine = AnswerEngine(bench_settings(data_dir))
+    stack = engine.stack()
+    retriever = stack.retriever
+    engine.answer("warm-up 预热")  # dictionaries and indexes load on first use
+    pool = min(len(retriever.chunks), 50)  # what Retriever.rank asks both indexes for
+
+    answer_s, chroma_s, bm25_s, search_s = [], [], [], []
+    answers = []
+    for q in questions:
+        took, answer = timed_median(lambda q=q: engine.answer(q.question), repeats)
+        answer_s.append(took)
+        answers.append(answer)
+        query = expand_aliases(clean_user_text(q.question))
+        vector = stack.choice.embeddings.embed_query(query)
+        query_terms = terms(query)
+        chroma_s.append(timed_median(lambda v=vector: stack.store.query(v, pool), repeats)[0])
+        bm25_s.append(
+            timed_median(lambda t=query_terms: retriever.lexical.search(t, pool), repeats)[0]
+        )
+        search_s.append(timed_median(lambda q=q: retriever.search(q.question), repeats)[0])
+
+    answer_ms = summary_ms(answer_s)
+    chroma_ms = summary_ms(chroma_s)
+    bm25_ms = summary_ms(bm25_s)
+    parts = chroma_ms["p50"] + bm25_ms["p50"]
+    return {
+        "answer_ms": answer_ms,
+        "search_ms": summary_ms(search_s),
+        "chroma_query_ms": chroma_ms,
+        "bm25_query_ms": bm25_ms,
+        "overhead_ratio": round(answer_ms["p50"] / parts, 2) if parts else None,
+        "answer_path": {
+            "questions": len(questions),
+            "repeats": repeats,
+            "chunks": len(retriever.chunks),
+        },
+        # for the side-by-side with the peer
+        "_answers": answers,
+        "_search_p95_ms": round(percentile([s * 1000 for s in search_s], 0.95), 3),
+        "_answer_p50_s": median(answer_s),
+    }

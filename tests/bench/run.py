@@ -1,0 +1,307 @@
+"""`g21bot bench`: run the parts, print tables (or one JSON object with ``--json``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import answer_path, coldstart, peer, scale, throughput
+from .common import Config, bench_settings, default_questions, log, machine, quiet_logs
+
+PARTS = ("answer", "peer", "scale", "bot", "cold_start")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    questions = Path(args.questions) if args.questions else default_questions()
+    config = Config.quick(questions) if args.quick else Config.full(questions)
+    if args.sizes:
+        config.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    if args.modes:
+        config.modes = [m.strip() for m in str(args.modes).split(",") if m.strip()]
+    for name in ("users", "messages", "repeats", "cold_runs"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(config, name, int(value))
+    if args.only:
+        config.parts = [p.strip() for p in str(args.only).split(",") if p.strip()]
+    config.plot = Path(args.plot) if args.plot else None
+    return config
+
+
+def _attempt(report: dict[str, Any], part: str, call: Callable[[], Any]) -> Any:
+    """Run one part; a failure is recorded (and ends the run with exit 1) but the other
+    parts still run."""
+    started = time.perf_counter()
+    log(f"{part} …")
+    try:
+        return call()
+    except Exception as exc:
+        report.setdefault("errors", {})[part] = f"{type(exc).__name__}: {exc}"
+        log(f"{part} failed:\n{traceback.format_exc()}")
+        return None
+    finally:
+        report.setdefault("part_s", {})[part] = round(time.perf_counter() - started, 2)
+
+
+def run(config: Config) -> dict[str, Any]:
+    """Every selected part, in one process (scale and cold start spawn their own)."""
+    from bot.evaluate import read_questions
+    from bot.service import run_ingest
+    from retrieval.corpus import load_corpus
+
+    for part in config.parts:
+        if part not in PARTS:
+            raise ValueError(f"unknown part {part!r}; parts: {', '.join(PARTS)}")
+    for mode in config.modes:
+        if mode not in ("embedded", "server"):
+            raise ValueError(f"unknown Chroma mode {mode!r}; modes: embedded, server")
+    started = time.perf_counter()
+    questions = read_questions(config.questions)
+    if not questions:
+        raise ValueError(f"{config.questions}: no questions")
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "config": {
+            "questions": str(config.questions),
+            "n_questions": len(questions),
+            "repeats": config.repeats,
+            "sizes": config.sizes,
+            "modes": config.modes,
+            "users": config.users,
+            "messages": config.messages,
+            "cold_runs": config.cold_runs,
+            "seed": config.seed,
+            "parts": config.parts,
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="g21bench-") as tmp, quiet_logs():
+        data_dir = Path(tmp) / "data"
+        run_ingest(bench_settings(data_dir))  # the shipped statement, embedded Chroma
+
+        if "answer" in config.parts or "peer" in config.parts:
+            answers = _attempt(
+                report,
+                "answer",
+                lambda: answer_path.measure(data_dir, questions, config.repeats),
+            )
+            if answers:
+                report.update({k: v for k, v in answers.items() if not k.startswith("_")})
+            if "peer" in config.parts:
+                corpus = load_corpus()
+                peer_result = _attempt(
+                    report, "peer", lambda: peer.measure(corpus, questions, config.repeats)
+                )
+                if peer_result:
+                    report["peer"] = peer_result
+                if answers:
+                    report["ours"] = peer.ours(
+                        questions, answers["_answers"], answers["_search_p95_ms"]
+                    )
+
+        if "scale" in config.parts:
+            rows = _attempt(
+                report,
+                "scale",
+                lambda: scale.measure(
+                    config.sizes, config.modes, config.questions, config.repeats, config.seed
+                ),
+            )
+            report["scale"] = rows or []
+            failed = [
+                f"{r['paragraphs']} {r['mode']}: {r['error']}" for r in rows or [] if "error" in r
+            ]
+            if failed:
+                report.setdefault("errors", {})["scale"] = "\n".join(failed)
+            if rows and config.plot:
+                written = scale.plot(rows, config.plot, report["machine"])
+                report["plot"] = str(written) if written else None
+
+        if "bot" in config.parts:
+            texts = [q.question for q in questions]
+            load = (data_dir, texts, config.users, config.messages)
+            bot = _attempt(report, "bot", lambda: throughput.measure(*load))
+            if bot:
+                report["bot"] = bot
+            free = _attempt(report, "bot_unthrottled", lambda: throughput.measure(*load, False))
+            if free:
+                report["bot_unthrottled"] = free
+
+        if "cold_start" in config.parts:
+            first = next((q.question for q in questions if q.answerable), questions[0].question)
+            cold = _attempt(
+                report, "cold_start", lambda: coldstart.measure(first, config.cold_runs)
+            )
+            if cold:
+                report["cold_start_s"] = cold["cold_start_s"]
+                report["cold_start"] = cold
+    report["total_s"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+# --- tables ------------------------------------------------------------------------------
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def tables(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    c = report["config"]
+    out = [
+        f"machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, "
+        f"{m['platform']}, chromadb {m['chromadb']}, "
+        f"python-telegram-bot {m['python_telegram_bot']}",
+        f"questions: {c['questions']} ({c['n_questions']}), each ×{c['repeats']} (medians)",
+        "",
+    ]
+    if "answer_ms" in report:
+        rows = [
+            ["AnswerEngine.answer (whole path)", *_p(report["answer_ms"])],
+            ["Retriever.search (hybrid + gate)", *_p(report["search_ms"])],
+            ["Chroma query alone", *_p(report["chroma_query_ms"])],
+            ["BM25 query alone", *_p(report["bm25_query_ms"])],
+        ]
+        out += [
+            "answer path (ms, warm, offline)",
+            _table(["", "p50", "p95", "max"], rows),
+            f"overhead ratio (answer p50 / (Chroma p50 + BM25 p50)): {report['overhead_ratio']}",
+            "",
+        ]
+    if "peer" in report and "ours" in report:
+        p, o = report["peer"], report["ours"]
+        rows = [
+            [
+                "g21bot (hybrid, refs, gate)",
+                o["hit_at_1"],
+                o["hit_at_3"],
+                o["p95_ms"],
+                o["abstention_accuracy"],
+            ],
+            [
+                "LangChain BM25Retriever + jieba",
+                p["hit_at_1"],
+                p["hit_at_3"],
+                p["p95_ms"],
+                p["abstention_accuracy"],
+            ],
+        ]
+        out += [
+            "retrieval quality vs a plain LangChain peer (answerable questions)",
+            _table(["", "hit@1", "hit@3", "p95 ms", "abstention acc."], rows),
+            "(the peer never abstains: every out-of-scope question gets paragraphs)",
+            "",
+        ]
+    if report.get("scale"):
+        rows = [
+            [
+                r["paragraphs"],
+                r["mode"],
+                r["chunks"],
+                r["ingest_s"],
+                r["open_s"],
+                r["disk_mb"],
+                r["rss_mb"],
+                r["query_p50_ms"],
+                r["query_p95_ms"],
+                r["chroma_p50_ms"],
+            ]
+            for r in report["scale"]
+            if "error" not in r
+        ]
+        out += [
+            "scale (synthetic corpora; each row a fresh process)",
+            _table(
+                [
+                    "paragraphs",
+                    "mode",
+                    "chunks",
+                    "ingest s",
+                    "open s",
+                    "disk MB",
+                    "peak RSS MB",
+                    "query p50 ms",
+                    "query p95 ms",
+                    "chroma p50 ms",
+                ],
+                rows,
+            ),
+            "",
+        ]
+        for r in report["scale"]:
+            if "open_error" in r:
+                out += [
+                    f"note: {r['paragraphs']} {r['mode']}: the bot's start (StackHolder) failed: "
+                    f"{r['open_error']}; measured on a paged read instead",
+                    "",
+                ]
+    for key, label in (("bot", "with the rate limiter"), ("bot_unthrottled", "rate limiter off")):
+        if key in report:
+            b = report[key]
+            out += [
+                f"Telegram bot, {b['users']} users × {b['messages']} questions at once ({label})",
+                _table(
+                    [
+                        "answers/s",
+                        "p50 ms",
+                        "p95 ms",
+                        "lost",
+                        "duplicated",
+                        "out of order",
+                        "unmatched",
+                    ],
+                    [
+                        [
+                            b["answers_per_s"],
+                            b["p50_ms"],
+                            b["p95_ms"],
+                            b["lost"],
+                            b["duplicated"],
+                            b["out_of_order"],
+                            b["unmatched"],
+                        ]
+                    ],
+                ),
+                "",
+            ]
+    if "cold_start" in report:
+        cs = report["cold_start"]
+        out += [
+            f"cold start (process start → first answer, median of {cs['runs']}): "
+            f"{cs['cold_start_s']} s (imports {cs['imports_s']} s)",
+            "",
+        ]
+    for part, error in report.get("errors", {}).items():
+        out.append(f"FAILED {part}: {error}")
+    out.append(f"total {report['total_s']} s")
+    return "\n".join(out)
+
+
+def _p(block: dict[str, float]) -> list[float]:
+    return [block["p50"], block["p95"], block["max"]]
+
+
+def main(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    report = run(config)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(tables(report))
+    return 1 if report.get("errors") else 0
