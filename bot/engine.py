@@ -109,6 +109,11 @@ class AnswerEngine:
         assert final is not None
         return final
 
+    async def aclose(self) -> None:
+        """Release network clients (the LLM's); the engine is not used afterwards."""
+        if self._llm is not None:
+            await self._llm.aclose()
+
     async def astream(
         self, question: str, history: Sequence[Turn] = (), lang: str | None = None
     ) -> AsyncIterator[str | Answer]:

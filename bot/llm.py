@@ -90,6 +90,13 @@ class LLMAnswerer:
         self.model = chat_model(settings)
         self._paused_until = 0.0
 
+    async def aclose(self) -> None:
+        """Close the model's HTTP connections (at shutdown, on the loop that used them)."""
+        client = getattr(self.model, "root_async_client", None)
+        close = getattr(client, "close", None)
+        if close is not None:
+            await close()
+
     # --- prompt building -------------------------------------------------------------
 
     def _context(self, paragraphs: list[int], engine: AnswerEngine, lang: str) -> str:

@@ -170,6 +170,8 @@ class RunningBot:
         if app.post_stop:
             await app.post_stop(app)
         await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
 
     @property
     def state(self) -> Any:

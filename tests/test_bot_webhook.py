@@ -268,6 +268,61 @@ def test_g21bot_run_webhook_process(data_dir: Path, tmp_path: Path) -> None:
         assert "[¶10]" in standin.sent_messages(USER)[0]
         assert standin.token not in log and SECRET not in log
         assert REAL_LOOKING_TOKEN.split(":")[1] not in log
-        assert "webhook server stopped" in log and " ERROR " not in log
+        assert "INFO bot.telegram.server: stopped" in log and " ERROR " not in log
         assert "[REDACTED]" in log  # secrets did reach the logger, and were scrubbed
+        assert standin.violations == []
+
+
+def test_g21bot_run_polling_process(data_dir: Path, tmp_path: Path) -> None:
+    """Polling mode serves the health and metrics endpoints too, answers, and stops
+    cleanly on SIGTERM."""
+    port = free_port()
+    with BotApiStandIn(token=REAL_LOOKING_TOKEN) as standin:
+        aliases = {info.alias for info in Settings.model_fields.values() if info.alias}
+        env = {k: v for k, v in os.environ.items() if k not in aliases}
+        env.update(
+            TELEGRAM_BOT_TOKEN=standin.token,
+            TELEGRAM_BASE_URL=standin.base_url,
+            G21_LISTEN="127.0.0.1",
+            G21_PORT=str(port),
+            G21_DATA_DIR=str(data_dir),
+            G21_LOG_LEVEL="DEBUG",
+            ANONYMIZED_TELEMETRY="False",
+        )
+        g21bot = Path(sys.executable).with_name("g21bot")
+        stderr_path = tmp_path / "g21bot.stderr"
+        with stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(
+                [str(g21bot), "run"],
+                cwd=tmp_path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        try:
+            _serving(port, process)
+            standin.private_text(USER, MIDDLE_EAST)
+            standin.wait_for(lambda: standin.sent_messages(USER), timeout=30)
+            with httpx.Client(timeout=10.0) as http:
+                assert http.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+                metrics = http.get(f"http://127.0.0.1:{port}/metrics").text
+                assert "questions_total{" in metrics
+                # No webhook route in polling mode.
+                assert http.post(f"http://127.0.0.1:{port}{HOOK_PATH}", json={}).status_code in (
+                    404,
+                    405,
+                )
+            assert not standin.requests("setWebhook")
+            process.send_signal(signal.SIGTERM)
+            returncode = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        log = stderr_path.read_text(errors="replace")
+        assert returncode == 0, log[-3000:]
+        assert "[¶10]" in standin.sent_messages(USER)[0]
+        assert REAL_LOOKING_TOKEN.split(":")[1] not in log
+        assert " ERROR " not in log, log[-3000:]
         assert standin.violations == []

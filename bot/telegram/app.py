@@ -141,6 +141,11 @@ async def post_init(application: Application) -> None:
         log.warning("indexes not loaded at start: %s", exc)
 
 
+async def post_shutdown(application: Application) -> None:
+    """Close the LLM client on the loop that used it."""
+    await application.bot_data["state"].engine.aclose()
+
+
 def build_application(
     settings: Settings,
     engine: AnswerEngine | None = None,
@@ -168,6 +173,7 @@ def build_application(
         )
         .concurrent_updates(ChatOrderedProcessor())
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
     )
     if persistence:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -216,11 +222,8 @@ def build_application(
 
 
 def run_bot(settings: Settings, webhook: bool = False) -> int:
-    """`g21bot run`: polling by default, webhook behind the local ASGI server."""
-    if webhook:
-        from bot.telegram.server import serve_webhook
+    """`g21bot run`: polling by default, webhook with --webhook; both serve /healthz,
+    /readyz and /metrics on G21_LISTEN:G21_PORT."""
+    from bot.telegram.server import serve_bot
 
-        return serve_webhook(settings)
-    application = build_application(settings)
-    application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
-    return 0
+    return serve_bot(settings, webhook)

@@ -35,7 +35,7 @@ def webhook_path(settings: Settings) -> str:
     return urlsplit(settings.webhook_url).path or "/"
 
 
-def create_app(settings: Settings, application: Application) -> Starlette:
+def create_app(settings: Settings, application: Application, webhook: bool = True) -> Starlette:
     """The ASGI app; the Telegram application must be started by the caller."""
     secret = settings.webhook_secret.get_secret_value().encode()
 
@@ -71,14 +71,14 @@ def create_app(settings: Settings, application: Application) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(
-        routes=[
-            Route(webhook_path(settings), telegram_update, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ]
-    )
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    if webhook:
+        routes.insert(0, Route(webhook_path(settings), telegram_update, methods=["POST"]))
+    return Starlette(routes=routes)
 
 
 @contextlib.contextmanager
@@ -102,11 +102,13 @@ def _keep_running_after_signal() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-async def _serve(settings: Settings) -> None:
-    application = build_application(settings, webhook=True)
+async def serve(settings: Settings, webhook: bool) -> None:
+    """The bot with its HTTP server: webhook route (webhook mode) and health and metrics
+    endpoints (both modes; polling mode skips the server when G21_PORT is 0)."""
+    application = build_application(settings, webhook=webhook)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, application),
+            create_app(settings, application, webhook=webhook),
             host=settings.listen,
             port=settings.port,
             log_level="warning",
@@ -117,29 +119,47 @@ async def _serve(settings: Settings) -> None:
         if application.post_init:  # command menu, descriptions, indexes (as run_polling does)
             await application.post_init(application)
         await application.start()
-        await application.bot.set_webhook(
-            settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=Update.ALL_TYPES,
+        if webhook:
+            await application.bot.set_webhook(
+                settings.webhook_url,
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info(
+            "%s; HTTP on %s:%s",
+            "webhook mode" if webhook else "polling",
+            settings.listen,
+            settings.port,
         )
-        log.info("webhook server on %s:%s", settings.listen, settings.port)
         try:
             # uvicorn handles SIGTERM/SIGINT: it stops taking requests and returns.
             with _keep_running_after_signal():
-                await server.serve()
+                if webhook or settings.port:
+                    await server.serve()
+                else:
+                    await _until_signal()
         finally:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
             # Finish what is in flight, then flush persistence (application.stop/shutdown).
             await application.update_queue.join()
             await application.stop()
-    log.info("webhook server stopped")
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+    log.info("stopped")
 
 
-def serve_webhook(settings: Settings) -> int:
-    if not settings.webhook_url.startswith("https://"):
-        log.error("G21_WEBHOOK_URL must be an https:// URL")
-        return 2
-    if not settings.webhook_secret.get_secret_value():
-        log.error("G21_WEBHOOK_SECRET must be set in webhook mode")
-        return 2
-    asyncio.run(_serve(settings))
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def serve_bot(settings: Settings, webhook: bool) -> int:
+    asyncio.run(serve(settings, webhook))
     return 0
