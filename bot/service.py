@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.settings import Settings
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.embeddings import EmbeddingChoice, make_embeddings
-from retrieval.errors import IndexNotReadyError
+from retrieval.errors import IndexNotReadyError, StoreUnavailableError
 from retrieval.ingest import corpus_chunks, ingest
 from retrieval.search import Retriever
-from retrieval.store import IngestReport, VectorStore, open_client
+from retrieval.store import IngestReport, VectorStore, forget_clients, open_client
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,24 @@ def run_ingest(
 ) -> IngestReport:
     corpus = load_corpus(settings.manifest or None)
     choice = make_embeddings(settings.embeddings)
+    try:
+        store = open_store(settings, corpus, choice)
+        return ingest(corpus, store, settings.chunk_tokens, rebuild, progress)
+    except StoreUnavailableError:
+        if not rebuild or settings.chroma_host:
+            raise
+    # A damaged embedded store: keep it aside for inspection and build a new one.
+    damaged = set_aside(settings.data_dir / "chroma")
+    log.warning("embedded Chroma could not be used; moved it to %s and rebuilding", damaged)
+    forget_clients()
     store = open_store(settings, corpus, choice)
-    return ingest(corpus, store, settings.chunk_tokens, rebuild, progress)
+    return ingest(corpus, store, settings.chunk_tokens, False, progress)
+
+
+def set_aside(path: Path) -> Path:
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.rename(target)
+    return target
 
 
 class StackHolder:

@@ -50,8 +50,19 @@ def open_client(data_dir: str | Path, host: str = "", port: int = 8000) -> Any:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path))
     except Exception as exc:  # chromadb raises several unrelated types for "cannot reach"
-        where = f"Chroma server at {host}:{port}" if host else f"embedded Chroma in {data_dir}"
-        raise StoreUnavailableError(f"cannot open {where}: {exc}") from exc
+        if host:
+            raise StoreUnavailableError(f"cannot reach Chroma server at {host}:{port}: {exc}") from exc
+        raise StoreUnavailableError(
+            f"cannot open embedded Chroma in {data_dir}: {exc}; if it is damaged, "
+            "`g21bot ingest --rebuild` sets it aside and builds it again"
+        ) from exc
+
+
+def forget_clients() -> None:
+    """Drop Chroma's per-path client cache (a failed open leaves a broken client in it)."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
 
 
 def collection_name(corpus_id: str, embedding_id: str) -> str:
