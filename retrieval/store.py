@@ -51,7 +51,8 @@ def open_client(data_dir: str | Path, host: str = "", port: int = 8000) -> Any:
         return chromadb.PersistentClient(path=str(path))
     except Exception as exc:  # chromadb raises several unrelated types for "cannot reach"
         if host:
-            raise StoreUnavailableError(f"cannot reach Chroma server at {host}:{port}: {exc}") from exc
+            where = f"{host}:{port}"
+            raise StoreUnavailableError(f"cannot reach Chroma server at {where}: {exc}") from exc
         raise StoreUnavailableError(
             f"cannot open embedded Chroma in {data_dir}: {exc}; if it is damaged, "
             "`g21bot ingest --rebuild` sets it aside and builds it again"
