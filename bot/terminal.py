@@ -60,12 +60,15 @@ def _converse(
             print(f"(reply language: {lang or 'auto'})")
             continue
         match = re.fullmatch(r"/para\s+(\S+)", line)
+        reply_lang = lang
         if match:
             line = f"paragraph {match.group(1)}"
+            # "paragraph N" reads as English: keep the conversation's language instead.
+            reply_lang = lang or (history[-1].lang if history else None)
         elif line.startswith("/"):
             print("(unknown command) " + HELP)
             continue
-        answer = runner.run(engine.aanswer(line, history, lang))
+        answer = runner.run(engine.aanswer(line, history, reply_lang))
         print(answer.text)
         history.append(Turn(line, answer.text, tuple(answer.cited), answer.lang))
         del history[: -max(1, history_turns)]
