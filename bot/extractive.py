@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.answer import Answer, Citation
 from bot.messages import message
@@ -28,9 +29,10 @@ class Scored:
     score: float
 
 
-def _features(text: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def _features(text: str) -> frozenset[str]:
     words = terms(text)
-    return set(words) | {f"#{g}" for w in words for g in han_bigrams(w) if len(w) > 1}
+    return frozenset(words) | {f"#{g}" for w in words for g in han_bigrams(w) if len(w) > 1}
 
 
 def score_sentences(

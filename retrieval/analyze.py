@@ -73,6 +73,13 @@ def en_terms(run: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Index terms of mixed Chinese/English text, in order."""
+    return list(_terms(text))
+
+
+@lru_cache(maxsize=8192)
+def _terms(text: str) -> tuple[str, ...]:
+    # Cached: the statement's sentences are cut again for every answer, and a question is
+    # cut by the gate, BM25, the embeddings and the sentence scorer.
     out: list[str] = []
     for match in _SEGMENT.finditer(_SUBMITTER.sub(" ", text)):
         han, latin = match.groups()
@@ -80,7 +87,7 @@ def terms(text: str) -> list[str]:
             out.extend(zh_terms(han))
         elif latin:
             out.extend(en_terms(latin))
-    return out
+    return tuple(out)
 
 
 def han_bigrams(text: str) -> list[str]:

@@ -19,6 +19,7 @@ from retrieval.errors import StoreMismatchError, StoreUnavailableError
 log = logging.getLogger(__name__)
 
 _BATCH = 256
+_PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class VectorStore:
     ) -> IngestReport:
         """Make the collection hold exactly ``chunks``: add new, update changed, delete gone."""
         collection = self._guard("open", lambda: self._open(create=True))
-        existing = self._guard("read", lambda: collection.get(include=["metadatas"]))
+        existing = self._read_all(collection, ["metadatas"])
         have = {
             i: (m or {}).get("hash")
             for i, m in zip(existing["ids"], existing["metadatas"], strict=True)
@@ -189,9 +190,24 @@ class VectorStore:
         collection = self._guard("open", lambda: self._open(create=False))
         return int(self._guard("count", collection.count))
 
+    def _read_all(self, collection: Any, include: list[str]) -> dict[str, list[Any]]:
+        """Every record, a page at a time: one `get` of a large collection exceeds SQLite's
+        limit on query variables (about 32k records)."""
+        out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+        offset = 0
+        while True:
+            page = self._guard(
+                "read", partial(collection.get, include=include, limit=_PAGE, offset=offset)
+            )
+            for key in out:
+                out[key].extend(page[key] or [])
+            if len(page["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
     def all_chunks(self) -> list[Chunk]:
         collection = self._guard("open", lambda: self._open(create=False))
-        got = self._guard("read", lambda: collection.get(include=["documents", "metadatas"]))
+        got = self._read_all(collection, ["documents", "metadatas"])
         chunks = [
             _chunk_from(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)
         ]

@@ -62,6 +62,8 @@ def run(config: Config) -> dict[str, Any]:
         if mode not in ("embedded", "server"):
             raise ValueError(f"unknown Chroma mode {mode!r}; modes: embedded, server")
     started = time.perf_counter()
+    if not config.questions.is_file():
+        raise ValueError(f"{config.questions}: no such question file")
     questions = read_questions(config.questions)
     if not questions:
         raise ValueError(f"{config.questions}: no questions")

@@ -126,6 +126,8 @@ async def _load(
             TELEGRAM_BOT_TOKEN=api.token,
             TELEGRAM_BASE_URL=api.base_url,
             G21_RATE_LIMIT_PER_MINUTE=max(20, 2 * messages),
+            # Unthrottled: the bot's own capacity, as with a local Bot API server.
+            G21_TELEGRAM_MAX_RATE=30 if throttled else 0,
         )
         engine = AnswerEngine(settings)
         engine.answer("warm-up 预热")
@@ -150,10 +152,6 @@ async def _load(
                 changed.notify_all()
 
         app.add_handler(TypeHandler(Update, observe), group=WATCH_GROUP)
-        if not throttled:
-            # The bot's own capacity: without PTB's AIORateLimiter (Telegram's ~30 messages/s)
-            with app.bot._unfrozen():
-                app.bot._rate_limiter = None
         await app.initialize()
         if app.post_init:
             await app.post_init(app)
