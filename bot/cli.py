@@ -36,6 +36,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     started = time.perf_counter()
     total = len(corpus_chunks(load_corpus(settings.manifest or None), settings.chunk_tokens))
+    if not settings.chroma_host:
+        from bot.preflight import ConfigError, writable
+
+        try:
+            writable(settings.data_dir)  # read-only, full, or below a file: say so, once
+        except ConfigError as exc:
+            print(f"g21bot: {exc}", file=sys.stderr)
+            return 2
     done = 0
 
     def progress(n: int) -> None:

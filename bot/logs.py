@@ -10,9 +10,15 @@ from collections.abc import Iterable
 
 from bot.settings import Settings
 
-# A Telegram bot token anywhere (httpx logs request URLs, which contain it).
-TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
+# A Telegram bot token anywhere (httpx logs request URLs, which contain it right after
+# "/bot": no word boundary there, so the edges are "not a digit" / "not a token character").
+TOKEN_SHAPE = re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{30,}(?![A-Za-z0-9_-])")
 REDACTED = "[REDACTED]"
+# Attributes every LogRecord has; anything else came with ``extra={...}``.
+_STANDARD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 
 
 class Redactor(logging.Filter):
@@ -27,9 +33,24 @@ class Redactor(logging.Filter):
             text = text.replace(secret, REDACTED)
         return TOKEN_SHAPE.sub(REDACTED, text)
 
+    def _scrub_value(self, value: object) -> object:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: self._scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._scrub_value(v) for v in value]
+        text = str(value)
+        scrubbed = self.scrub(text)
+        return value if scrubbed == text else scrubbed
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = self.scrub(record.getMessage())
         record.msg, record.args = message, None
+        # ``extra={...}`` fields, which the JSON formatter writes out.
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_FIELDS:
+                setattr(record, key, self._scrub_value(value))
         if record.exc_info:
             formatted = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self.scrub(formatted)
@@ -70,6 +91,16 @@ def setup_logging(settings: Settings, verbose: bool = False) -> Redactor:
     level = logging.DEBUG if verbose else settings.log_level.upper()
     root.setLevel(level)
     handler.setLevel(level)
-    for noisy in ("httpx", "httpcore", "chromadb", "jieba", "bm25s", "urllib3", "openai"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "chromadb",
+        "jieba",
+        "bm25s",
+        "urllib3",
+        "openai",
+        "httpx2",
+        "httpcore2",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -21,8 +22,11 @@ class ConfigError(ValueError):
 def writable(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-") as probe:
+            # A full disk still lets an empty file be made: write (and sync) a block too.
+            probe.write(b"\0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
     except OSError as exc:
         raise ConfigError(f"G21_DATA_DIR={path} is not writable: {exc.strerror}") from exc
 

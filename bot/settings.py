@@ -183,6 +183,10 @@ class Settings(BaseSettings):
             self.webhook_secret.get_secret_value(),
             self.openai_api_key.get_secret_value(),
         ]
+        # The token's secret half may also appear on its own (URL-encoded forms, say).
+        token = self.telegram_bot_token.get_secret_value()
+        if ":" in token and len(token.partition(":")[2]) >= 8:
+            values.append(token.partition(":")[2])
         return [v for v in values if v]
 
 

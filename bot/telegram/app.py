@@ -28,6 +28,7 @@ from telegram.ext import (
 from bot.engine import AnswerEngine
 from bot.settings import Settings
 from bot.telegram import handlers as h
+from bot.telegram.request import MeteredRequest
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,8 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        .request(MeteredRequest(connection_pool_size=256))
+        .get_updates_request(MeteredRequest(connection_pool_size=1))
         .rate_limiter(
             AIORateLimiter(
                 overall_max_rate=settings.telegram_max_rate,

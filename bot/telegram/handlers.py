@@ -22,7 +22,7 @@ from telegram.ext import ContextTypes
 from bot.answer import Answer, Turn
 from bot.engine import AnswerEngine
 from bot.messages import message
-from bot.metrics import RATE_LIMITED, RETRIEVAL_LATENCY, TELEGRAM_ERRORS, Stats
+from bot.metrics import RATE_LIMITED, RETRIEVAL_LATENCY, Stats
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.telegram.render import (
@@ -314,7 +314,11 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
         await reply(update, message(lang, "slow_down"))
         return
 
-    await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    try:
+        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    except TelegramError as exc:
+        # "typing…" is a courtesy: its failure must not cost the answer.
+        log.info("typing action failed: %s", exc)
     history = _history(context, user.id)
     override = reply_lang_override(context)
     started = time.perf_counter()
@@ -489,8 +493,6 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     if isinstance(update, Update):
         chat = update.effective_chat
         where = f"update {update.update_id} ({chat.type if chat else 'no chat'})"
-    if isinstance(error, TelegramError):
-        TELEGRAM_ERRORS.labels(method="handler", code=type(error).__name__).inc()
     log.error("error while handling %s: %s", where or "an update", error, exc_info=error)
     st = context.application.bot_data.get("state")
     if st is not None:

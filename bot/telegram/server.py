@@ -113,6 +113,9 @@ async def serve(settings: Settings, webhook: bool) -> None:
             port=settings.port,
             log_level="warning",
             access_log=False,
+            # No logging set-up of uvicorn's own: its records go to the root handler, which
+            # redacts secrets and writes JSON lines when G21_LOG_JSON is set.
+            log_config=None,
         )
     )
     async with application:
