@@ -71,8 +71,11 @@ def main(argv: list[str]) -> int:
         return run(BIN / "ruff", "check", "--fix", ".") or run(BIN / "ruff", "format", ".")
     if task == "env":
         ensure("dev")
-        return run(PY, "-c", "from bot.settings import env_example; "
-                   "open('.env.example', 'w').write(env_example())")
+        return run(
+            PY,
+            "-c",
+            "from bot.settings import env_example; open('.env.example', 'w').write(env_example())",
+        )
     if task == "eval":
         ensure("dev")
         default = ROOT.parent / "shared" / "eval" / "dev.jsonl"

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.metrics import REGISTRY
@@ -29,6 +30,8 @@ from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# A Telegram update is a few kilobytes; anything far larger is not one.
+MAX_UPDATE_BYTES = 1 << 20
 
 
 def webhook_path(settings: Settings) -> str:
@@ -43,8 +46,14 @@ def create_app(settings: Settings, application: Application, webhook: bool = Tru
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not secret or not hmac.compare_digest(given, secret):
             return PlainTextResponse("forbidden", status_code=403)
+        body = bytearray()
+        async for piece in request.stream():
+            body.extend(piece)
+            if len(body) > MAX_UPDATE_BYTES:
+                log.warning("webhook body over %d bytes refused", MAX_UPDATE_BYTES)
+                return PlainTextResponse("payload too large", status_code=413)
         try:
-            data = json.loads(await request.body())
+            data = json.loads(bytes(body))
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
             update = Update.de_json(data, application.bot)
@@ -130,7 +139,9 @@ async def serve(settings: Settings, webhook: bool) -> None:
             )
         else:
             assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            await application.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, error_callback=_polling_error
+            )
         log.info(
             "%s; HTTP on %s:%s",
             "webhook mode" if webhook else "polling",
@@ -153,6 +164,11 @@ async def serve(settings: Settings, webhook: bool) -> None:
     if application.post_shutdown:
         await application.post_shutdown(application)
     log.info("stopped")
+
+
+def _polling_error(error: TelegramError) -> None:
+    """A failed getUpdates is retried by the updater: worth a warning, not a traceback."""
+    log.warning("getUpdates failed (%s: %s); retrying", type(error).__name__, error)
 
 
 async def _until_signal() -> None:
