@@ -11,6 +11,7 @@ from bot.answer import Answer, Turn
 from bot.conversation import refers_back, shifted_topic, trim_history
 from bot.extractive import extractive_answer
 from bot.messages import message
+from bot.metrics import RETRIEVAL_LATENCY
 from bot.service import Stack, StackHolder
 from bot.settings import Settings
 from retrieval.errors import RetrievalError, StoreUnavailableError
@@ -65,12 +66,15 @@ class AnswerEngine:
     def search(self, question: str, k: int = 10) -> tuple[SearchResult, bool]:
         """Search, falling back to lexical ranking alone when the vector store fails."""
         stack = self.stack()
+        started = time.perf_counter()
         try:
-            return stack.retriever.search(question, k), False
+            result, degraded = stack.retriever.search(question, k), False
         except StoreUnavailableError as exc:
             log.warning("vector store unavailable, answering from the lexical index: %s", exc)
             self.holder.invalidate_store()
-            return stack.retriever.search(question, k, dense=False), True
+            result, degraded = stack.retriever.search(question, k, dense=False), True
+        RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
+        return result, degraded
 
     def answer(
         self, question: str, history: Sequence[Turn] = (), lang: str | None = None

@@ -22,7 +22,7 @@ from telegram.ext import ContextTypes
 from bot.answer import Answer, Turn
 from bot.engine import AnswerEngine
 from bot.messages import message
-from bot.metrics import RATE_LIMITED, RETRIEVAL_LATENCY, Stats
+from bot.metrics import RATE_LIMITED, Stats
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.telegram.render import (
@@ -323,13 +323,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
     override = reply_lang_override(context)
     started = time.perf_counter()
     answer = await produce_answer(st, context, chat.id, chat.type, question, history, override)
-    st.stats.record(
-        answer.lang,
-        answer.mode,
-        "abstained" if answer.abstained else ("degraded" if answer.degraded else "answered"),
-        time.perf_counter() - started,
-    )
-    RETRIEVAL_LATENCY.observe(answer.latency_ms / 1000)
+    outcome = "abstained" if answer.abstained else ("degraded" if answer.degraded else "answered")
+    st.stats.record(answer.lang, answer.mode, outcome, time.perf_counter() - started)
     log.info(
         "answered",
         extra={
@@ -339,7 +334,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
             "mode": answer.mode,
             "latency_ms": round(answer.latency_ms, 1),
             "cited": answer.cited,
-            "outcome": "abstained" if answer.abstained else "answered",
+            "outcome": outcome,
         },
     )
     # The paragraph count is for the ◀ ▶ keyboard of a shown paragraph; without one, the
