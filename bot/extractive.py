@@ -74,10 +74,6 @@ def choose(scored: list[Scored], top_paragraph: int) -> list[Scored]:
     return sorted(picked, key=lambda s: (order[s.paragraph], s.position))
 
 
-def _quote(sentence: str, lang: str) -> str:
-    return f"“{sentence}”"
-
-
 def _align(chosen: list[Scored], document: Document, source_lang: str, lang: str) -> list[Scored]:
     """Carry sentences picked in the question's language over to the reply's language: the
     same sentence where both versions split alike, else the whole paragraph."""
@@ -112,7 +108,7 @@ def extractive_answer(
     lines = [message(lang, "lead")]
     citations = []
     for s in chosen:
-        lines.append(f"{_quote(s.sentence, lang)} [¶{s.paragraph}]")
+        lines.append(f"“{s.sentence}” [¶{s.paragraph}]")
         citations.append(Citation(s.paragraph, s.sentence))
     note = message(lang, "translation_note") if not document.official.get(lang, True) else ""
     if note:
