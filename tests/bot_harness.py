@@ -17,6 +17,7 @@ import asyncio
 import logging
 import shutil
 import socket
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,7 +118,14 @@ def fixture_end_of_test_checks(
 @pytest.fixture(name="api")
 def fixture_api() -> Iterator[BotApiStandIn]:
     with BotApiStandIn() as standin:
-        assert standin.spec_available, "the Bot API spec (../shared/telegram-bot-api) is missing"
+        if not standin.spec_available:
+            # Only the cross-check against the official spec is skipped; HTML and
+            # callback-data checks still run.
+            warnings.warn(
+                "Bot API spec not found (../shared/telegram-bot-api/api.json or "
+                "$TELEGRAM_BOT_API_SPEC): requests are not checked against it",
+                stacklevel=1,
+            )
         yield standin
 
 
