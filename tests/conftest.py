@@ -3,23 +3,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from chroma_process import ChromaServer, free_port, start_chroma_server
 
 from bot.cli import main as cli_main
 from bot.settings import Settings
@@ -138,97 +132,13 @@ def run_cli(
 # --- network helpers ------------------------------------------------------------------------
 
 
-def _unused_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on."""
-    return _unused_port()
+    return free_port()
 
 
 # --- a real Chroma server -------------------------------------------------------------------
-
-
-@dataclass
-class ChromaServer:
-    """A `chroma run` process serving ``path`` on 127.0.0.1:``port``."""
-
-    host: str
-    port: int
-    path: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def _chroma_executable() -> str:
-    found = shutil.which("chroma", path=os.path.dirname(sys.executable))
-    if found is None:
-        pytest.fail("no `chroma` executable next to the interpreter (is chromadb installed?)")
-    return found
-
-
-def _wait_for_heartbeat(server: ChromaServer, timeout: float) -> bool:
-    """Poll the heartbeat until it answers; False if the process died or time ran out."""
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=1.0) as http:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                return False
-            with contextlib.suppress(httpx.HTTPError):
-                if http.get(f"{server.url}/api/v2/heartbeat").status_code == 200:
-                    return True
-            time.sleep(0.05)
-    return False
-
-
-def start_chroma_server(path: Path, attempts: int = 3) -> ChromaServer:
-    """Start `chroma run` on a free loopback port and return once its heartbeat answers."""
-    path.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    log_text = ""
-    for attempt in range(attempts):
-        port = _unused_port()  # another process may take it first: then try another port
-        log = path.parent / f"{path.name}-chroma-{attempt}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    _chroma_executable(),
-                    "run",
-                    "--path",
-                    str(path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
-        server = ChromaServer("127.0.0.1", port, path, process, log)
-        if _wait_for_heartbeat(server, CHROMA_START_TIMEOUT):
-            return server
-        server.stop()
-        log_text = log.read_text(errors="replace")[-2000:]
-    pytest.fail(f"`chroma run` did not answer its heartbeat; last log:\n{log_text}")
 
 
 @pytest.fixture(scope="session")
@@ -239,7 +149,9 @@ def chroma_server_factory(
     started: list[ChromaServer] = []
 
     def start() -> ChromaServer:
-        server = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
+        server = start_chroma_server(
+            tmp_path_factory.mktemp("chroma-server"), timeout=CHROMA_START_TIMEOUT
+        )
         started.append(server)
         return server
 

@@ -14,8 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,31 +247,6 @@ async def test_get_updates_faults_are_retried_without_loss_or_duplicates(
 # --- the Chroma server killed and restarted -------------------------------------------------
 
 
-def restart_chroma(server: ChromaServer, timeout: float = 30.0) -> None:
-    """Start `chroma run` again on the same port and data path (the session's factory stops
-    it at the end: it owns ``server``)."""
-    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable))
-    assert chroma is not None
-    with server.log.open("ab") as out:
-        server.process = subprocess.Popen(
-            [chroma, "run", "--path", str(server.path), "--host", server.host,
-             "--port", str(server.port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )  # fmt: skip
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=1.0) as http:
-        while time.monotonic() < deadline:
-            assert server.process.poll() is None, server.log.read_text(errors="replace")[-2000:]
-            with contextlib.suppress(httpx.HTTPError):
-                if http.get(f"{server.url}/api/v2/heartbeat").status_code == 200:
-                    return
-            time.sleep(0.05)  # a new process coming up: probe again
-    raise AssertionError("the restarted Chroma server did not answer its heartbeat")
-
-
 async def test_chroma_server_killed_mid_run_then_restarted(
     api: BotApiStandIn,
     start_bot: StartBot,
@@ -305,7 +278,8 @@ async def test_chroma_server_killed_mid_run_then_restarted(
             assert "[¶10]" in texts(api, user)[-1]
             assert texts(api, user)[-1] not in APOLOGY | {UNAVAILABLE}
 
-        await asyncio.to_thread(restart_chroma, server)
+        # Same port and data path; the session's factory still stops it at the end.
+        await asyncio.to_thread(server.restart)
         assert (await http.get("/readyz")).status_code == 200  # no bot restart
         await bot.handled(api.private_text(USER, PRIORITY))
         assert answers[-1].degraded is False and answers[-1].citations

@@ -33,7 +33,7 @@ from bot_harness import (
     free_port,
     texts,
 )
-from conftest import ChromaServer, _chroma_executable, _wait_for_heartbeat
+from conftest import ChromaServer
 from openai_standin import OpenAIStandIn, error, structured
 from prometheus_client.parser import text_string_to_metric_families
 from telegram_standin import BotApiStandIn
@@ -422,33 +422,6 @@ async def test_metrics_show_every_series_after_real_questions(
 # --- /readyz follows a Chroma server ---------------------------------------------------------
 
 
-def _restart_on_same_port(old: ChromaServer) -> ChromaServer:
-    """A new `chroma run` on the stopped server's port and data folder."""
-    log = old.path.parent / f"{old.path.name}-chroma-restarted.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                _chroma_executable(),
-                "run",
-                "--path",
-                str(old.path),
-                "--host",
-                old.host,
-                "--port",
-                str(old.port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-    server = ChromaServer(old.host, old.port, old.path, process, log)
-    if not _wait_for_heartbeat(server, 30.0):
-        server.stop()
-        raise AssertionError(f"chroma did not restart on port {old.port}: {log.read_text()}")
-    return server
-
-
 async def _ready_status(http: httpx.AsyncClient, want: int, timeout: float = 30.0) -> int:
     """Poll /readyz (as a Kubernetes readiness probe does) until it answers ``want``."""
     deadline = time.monotonic() + timeout
@@ -474,33 +447,29 @@ async def test_readyz_follows_a_chroma_server_going_away_and_coming_back(
         CHROMA_HOST=server.host,
         CHROMA_PORT=server.port,
     )
-    restarted: ChromaServer | None = None
-    try:
-        async with webhook_client(bot) as http:
+    async with webhook_client(bot) as http:
 
-            async def ask(user: int, http: httpx.AsyncClient = http) -> str:
-                update = api.private_text(user, MIDDLE_EAST)
-                headers = {SECRET_HEADER: SECRET}
-                assert (await http.post(HOOK_PATH, json=update, headers=headers)).status_code == 200
-                await bot.handled(update)
-                return texts(api, user)[-1]
+        async def ask(user: int, http: httpx.AsyncClient = http) -> str:
+            update = api.private_text(user, MIDDLE_EAST)
+            headers = {SECRET_HEADER: SECRET}
+            assert (await http.post(HOOK_PATH, json=update, headers=headers)).status_code == 200
+            await bot.handled(update)
+            return texts(api, user)[-1]
 
-            ready = await http.get("/readyz")
-            assert ready.status_code == 200 and ready.json()["paragraphs"] == 15
-            before = metric_values((await http.get("/metrics")).text)
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["paragraphs"] == 15
+        before = metric_values((await http.get("/metrics")).text)
 
-            server.stop()
-            down = await http.get("/readyz")
-            assert down.status_code == 503 and down.json()["status"] == "unavailable"
-            assert (await http.get("/healthz")).status_code == 200
-            assert "[¶10]" in await ask(50)  # answered from the lexical index meanwhile
+        server.stop()
+        down = await http.get("/readyz")
+        assert down.status_code == 503 and down.json()["status"] == "unavailable"
+        assert (await http.get("/healthz")).status_code == 200
+        assert "[¶10]" in await ask(50)  # answered from the lexical index meanwhile
 
-            restarted = _restart_on_same_port(server)
-            assert await _ready_status(http, 200) == 200
-            assert "[¶10]" in await ask(51)
-            after = metric_values((await http.get("/metrics")).text)
-    finally:
-        if restarted is not None:
-            restarted.stop()
+        # Same port and data folder; the session's factory stops it at the end.
+        server.restart()
+        assert await _ready_status(http, 200) == 200
+        assert "[¶10]" in await ask(51)
+        after = metric_values((await http.get("/metrics")).text)
     assert delta(before, after, "questions_total", outcome="degraded") == 1
     assert delta(before, after, "questions_total", outcome="answered") == 1

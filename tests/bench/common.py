@@ -6,10 +6,7 @@ import contextlib
 import logging
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -181,69 +178,11 @@ def quiet_logs(*names: str) -> Iterator[None]:
 # --- a real Chroma server ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def start_chroma(path: Path, timeout: float = 60.0) -> Any:
+    """`chroma run` on a free loopback port (tests/chroma_process.py), with the caller's
+    g21bot settings kept out of its environment."""
+    if str(TESTS_DIR) not in sys.path:
+        sys.path.insert(0, str(TESTS_DIR))
+    from chroma_process import start_chroma_server
 
-
-def chroma_executable() -> str:
-    found = shutil.which("chroma", path=os.path.dirname(sys.executable))
-    if found is None:
-        raise RuntimeError("no `chroma` executable next to the interpreter")
-    return found
-
-
-@dataclass
-class ChromaServer:
-    port: int
-    process: subprocess.Popen[bytes]
-    path: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
-
-
-def start_chroma(path: Path, timeout: float = 60.0) -> ChromaServer:
-    """`chroma run` on a free loopback port; returns once its heartbeat answers."""
-    import httpx
-
-    path.mkdir(parents=True, exist_ok=True)
-    last = ""
-    for attempt in range(3):
-        port = free_port()
-        log_file = path.parent / f"{path.name}-chroma-{attempt}.log"
-        with log_file.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    chroma_executable(),
-                    "run",
-                    "--path",
-                    str(path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=clean_env(),
-            )
-        server = ChromaServer(port, process, path)
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=1.0) as http:
-            while time.monotonic() < deadline and process.poll() is None:
-                with contextlib.suppress(httpx.HTTPError):
-                    if http.get(f"http://127.0.0.1:{port}/api/v2/heartbeat").status_code == 200:
-                        return server
-                time.sleep(0.05)
-        server.stop()
-        last = log_file.read_text(errors="replace")[-1500:]
-    raise RuntimeError(f"`chroma run` did not answer its heartbeat; last log:\n{last}")
+    return start_chroma_server(path, timeout=timeout, env=clean_env())
