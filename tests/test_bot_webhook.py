@@ -4,8 +4,6 @@ httpx's ASGI transport, and `g21bot run --webhook` as a real process behind uvic
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,9 +27,9 @@ from bot_harness import (
     free_port,
     texts,
 )
+from process_support import child_process, settings_free_env, terminate
 from telegram_standin import BotApiStandIn
 
-from bot.settings import Settings
 from bot.telegram.server import SECRET_HEADER, create_app
 from retrieval.errors import StoreUnavailableError
 
@@ -216,9 +214,7 @@ def _serving(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0)
 def test_g21bot_run_webhook_process(data_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     with BotApiStandIn(token=REAL_LOOKING_TOKEN) as standin:
-        aliases = {info.alias for info in Settings.model_fields.values() if info.alias}
-        env = {k: v for k, v in os.environ.items() if k not in aliases}
-        env.update(
+        env = settings_free_env(
             TELEGRAM_BOT_TOKEN=standin.token,
             TELEGRAM_BASE_URL=standin.base_url,
             G21_WEBHOOK_URL=WEBHOOK_URL,
@@ -227,20 +223,12 @@ def test_g21bot_run_webhook_process(data_dir: Path, tmp_path: Path) -> None:
             G21_PORT=str(port),
             G21_DATA_DIR=str(data_dir),
             G21_LOG_LEVEL="DEBUG",  # the most a log could leak
-            ANONYMIZED_TELEMETRY="False",
         )
         g21bot = Path(sys.executable).with_name("g21bot")
         stderr_path = tmp_path / "g21bot.stderr"
-        with stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(
-                [str(g21bot), "run", "--webhook"],
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
+        with child_process(
+            [str(g21bot), "run", "--webhook"], env=env, cwd=tmp_path, stderr_path=stderr_path
+        ) as process:
             (set_webhook,) = standin.wait_for_request("setWebhook", timeout=60)
             assert set_webhook.params["url"] == WEBHOOK_URL
             assert set_webhook.params["secret_token"] == SECRET
@@ -257,12 +245,7 @@ def test_g21bot_run_webhook_process(data_dir: Path, tmp_path: Path) -> None:
                 assert posted.status_code == 200
                 standin.wait_for(lambda: standin.sent_messages(USER), timeout=30)
                 assert http.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
-            process.send_signal(signal.SIGTERM)
-            returncode = process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+            returncode = terminate(process, timeout=30)
         log = stderr_path.read_text(errors="replace")
         assert returncode == 0, log[-3000:]
         assert "[¶10]" in standin.sent_messages(USER)[0]
@@ -278,29 +261,19 @@ def test_g21bot_run_polling_process(data_dir: Path, tmp_path: Path) -> None:
     cleanly on SIGTERM."""
     port = free_port()
     with BotApiStandIn(token=REAL_LOOKING_TOKEN) as standin:
-        aliases = {info.alias for info in Settings.model_fields.values() if info.alias}
-        env = {k: v for k, v in os.environ.items() if k not in aliases}
-        env.update(
+        env = settings_free_env(
             TELEGRAM_BOT_TOKEN=standin.token,
             TELEGRAM_BASE_URL=standin.base_url,
             G21_LISTEN="127.0.0.1",
             G21_PORT=str(port),
             G21_DATA_DIR=str(data_dir),
             G21_LOG_LEVEL="DEBUG",
-            ANONYMIZED_TELEMETRY="False",
         )
         g21bot = Path(sys.executable).with_name("g21bot")
         stderr_path = tmp_path / "g21bot.stderr"
-        with stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(
-                [str(g21bot), "run"],
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
+        with child_process(
+            [str(g21bot), "run"], env=env, cwd=tmp_path, stderr_path=stderr_path
+        ) as process:
             _serving(port, process)
             standin.private_text(USER, MIDDLE_EAST)
             standin.wait_for(lambda: standin.sent_messages(USER), timeout=30)
@@ -314,12 +287,7 @@ def test_g21bot_run_polling_process(data_dir: Path, tmp_path: Path) -> None:
                     405,
                 )
             assert not standin.requests("setWebhook")
-            process.send_signal(signal.SIGTERM)
-            returncode = process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+            returncode = terminate(process, timeout=30)
         log = stderr_path.read_text(errors="replace")
         assert returncode == 0, log[-3000:]
         assert "[¶10]" in standin.sent_messages(USER)[0]

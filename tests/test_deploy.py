@@ -10,7 +10,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
+from process_support import child_process, terminate
 from telegram_standin import BotApiStandIn
 
 from bot.cli import build_parser
@@ -297,16 +297,9 @@ def test_dockerfile_steps_reproduced_without_docker(tmp_path: Path) -> None:
 
         (cmd,) = runtime.all("CMD")
         stderr_path = tmp_path / "g21bot.stderr"
-        with stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(
-                _host(exec_form(cmd), mapping),
-                cwd=cwd,
-                env=run_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
+        with child_process(
+            _host(exec_form(cmd), mapping), env=run_env, cwd=cwd, stderr_path=stderr_path
+        ) as process:
             _wait_http_ok(f"http://127.0.0.1:{port}/healthz", process, 120)
             _wait_http_ok(f"http://127.0.0.1:{port}/readyz", process, 60)
             standin.wait_for_request("getUpdates", timeout=30)  # polling by default
@@ -314,12 +307,7 @@ def test_dockerfile_steps_reproduced_without_docker(tmp_path: Path) -> None:
             probe = _host(shlex.split(healthcheck.split(" CMD ", 1)[1]), mapping)
             probe[0] = str(venv / "bin" / probe[0])  # `python` from PATH=/opt/venv/bin:…
             assert subprocess.run(probe, env=run_env, timeout=30).returncode == 0
-            process.send_signal(signal.SIGTERM)
-            returncode = process.wait(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+            returncode = terminate(process, timeout=60)
         log = stderr_path.read_text(errors="replace")
         assert returncode == 0, log[-3000:]
         assert standin.violations == []

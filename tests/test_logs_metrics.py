@@ -9,8 +9,6 @@ import contextlib
 import io
 import json
 import logging
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from bot_harness import (
 )
 from conftest import ChromaServer
 from openai_standin import OpenAIStandIn, error, structured
+from process_support import child_process, settings_free_env, terminate
 from prometheus_client.parser import text_string_to_metric_families
 from telegram_standin import BotApiStandIn
 
@@ -228,10 +227,8 @@ def test_secrets_never_reach_the_logs_of_a_running_bot(
     port = free_port()
     with BotApiStandIn(token=TOKEN) as api, OpenAIStandIn() as llm:
         llm.script(structured(GOOD_P8), error(500))
-        names = {str(i.alias) for i in Settings.model_fields.values() if i.alias}
-        names |= {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"}
-        env = {k: v for k, v in os.environ.items() if k not in names}
-        env.update(
+        env = settings_free_env(
+            drop={"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"},
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_BASE_URL=api.base_url,
             G21_WEBHOOK_URL=WEBHOOK_URL,
@@ -246,19 +243,14 @@ def test_secrets_never_reach_the_logs_of_a_running_bot(
             G21_DATA_DIR=str(data_dir),
             G21_LOG_LEVEL="DEBUG",
             G21_LOG_JSON=str(log_json).lower(),
-            ANONYMIZED_TELEMETRY="False",
         )
         stderr_path = tmp_path / "g21bot.stderr"
-        with stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(
-                [str(Path(sys.executable).with_name("g21bot")), "run", "--webhook"],
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        try:
+        with child_process(
+            [str(Path(sys.executable).with_name("g21bot")), "run", "--webhook"],
+            env=env,
+            cwd=tmp_path,
+            stderr_path=stderr_path,
+        ) as process:
             api.wait_for_request("setWebhook", timeout=60)
             _serving(port, process)
             hook = f"http://127.0.0.1:{port}{HOOK_PATH}"
@@ -279,12 +271,7 @@ def test_secrets_never_reach_the_logs_of_a_running_bot(
                 assert refused.status_code == 403
                 assert http.post(hook, content=b"{", headers=auth).status_code == 400
             assert b"400 Bad Request" in _invalid_http_request(port)
-            process.send_signal(signal.SIGTERM)
-            returncode = process.wait(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+            returncode = terminate(process, timeout=60)
         log = stderr_path.read_text(errors="replace")
         assert returncode == 0, log[-3000:]
         assert "[¶8]" in api.sent_messages(42)[0]
