@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from answer_support import forget_openai_clients
 from chroma_process import ChromaServer, free_port, start_chroma_server
+from openai_standin import OpenAIStandIn
 
 from bot.cli import main as cli_main
 from bot.settings import Settings
@@ -173,6 +175,22 @@ def chroma_client(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         return open_client(tmp_path / "data")
     server: ChromaServer = request.getfixturevalue("chroma_server")
     return open_client("", server.host, server.port)
+
+
+# --- the OpenAI-compatible stand-in ---------------------------------------------------------
+
+
+@pytest.fixture
+def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStandIn]:
+    """The local OpenAI-compatible stand-in; no proxy variables, and no HTTP client that
+    langchain-openai cached on an earlier test's event loop."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    forget_openai_clients()
+    with OpenAIStandIn() as standin:
+        yield standin
+    forget_openai_clients()
+    assert standin.server_errors == []
 
 
 @pytest.fixture

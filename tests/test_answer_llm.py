@@ -4,7 +4,7 @@ falls back to the extractive answer."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,6 @@ import pytest
 from answer_support import (
     assert_grounded,
     cited_reply,
-    forget_openai_clients,
     ingested_data_dir,
     settings_for,
 )
@@ -67,17 +66,6 @@ def holder(data_dir: Path) -> StackHolder:
 @pytest.fixture(scope="module")
 def document(holder: StackHolder) -> Document:
     return holder.get().corpus.primary
-
-
-@pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStandIn]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    forget_openai_clients()
-    with OpenAIStandIn() as standin:
-        yield standin
-    forget_openai_clients()
-    assert standin.server_errors == []
 
 
 @pytest.fixture

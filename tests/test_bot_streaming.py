@@ -4,10 +4,8 @@ against the Bot API stand-in, the real LangChain OpenAI client against the OpenA
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from answer_support import cited_reply, forget_openai_clients
+from answer_support import cited_reply
 from bot_harness import (
     GROUP,
     USER,
@@ -34,14 +32,6 @@ GOOD = cited_reply(
     "Nuclear disarmament is the Conference on Disarmament's highest priority [¶8].",
     (8, "Nuclear disarmament is the highest priority of the Conference on Disarmament"),
 )
-
-
-@pytest.fixture(name="llm")
-def fixture_llm() -> Iterator[OpenAIStandIn]:
-    forget_openai_clients()
-    with OpenAIStandIn() as standin:
-        yield standin
-    forget_openai_clients()
 
 
 def llm_settings(llm: OpenAIStandIn) -> dict[str, str]:

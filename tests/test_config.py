@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from answer_support import cited_reply, forget_openai_clients
+from answer_support import cited_reply
 from conftest import CliResult
 from dotenv import dotenv_values
 from openai_standin import OpenAIStandIn, structured
@@ -324,17 +324,6 @@ def test_settings_are_read_from_env_file_in_the_working_directory(
     assert settings.telegram_bot_token.get_secret_value() == TOKEN
     assert TOKEN not in repr(settings) and TOKEN not in str(settings.model_dump())
     assert settings.secrets() == [TOKEN, TOKEN.partition(":")[2]]
-
-
-@pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStandIn]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    forget_openai_clients()
-    with OpenAIStandIn() as standin:
-        yield standin
-    forget_openai_clients()
-    assert standin.server_errors == []
 
 
 def test_openai_settings_from_env_file_reach_the_model(

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from answer_support import cited_reply, forget_openai_clients
+from answer_support import cited_reply
 from bot_harness import (
     StartBot,
     fixture_allow_errors,  # noqa: F401  (a fixture)
@@ -321,16 +321,6 @@ def delta(
         return sum(v for (n, ls), v in values.items() if n == name and set(labels.items()) <= ls)
 
     return total(after) - total(before)
-
-
-@pytest.fixture
-def llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStandIn]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    forget_openai_clients()
-    with OpenAIStandIn() as standin:
-        yield standin
-    forget_openai_clients()
 
 
 @contextlib.asynccontextmanager
