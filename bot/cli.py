@@ -31,11 +31,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from bot.service import run_ingest
     from retrieval.corpus import load_corpus
-    from retrieval.ingest import corpus_chunks
+    from retrieval.ingest import iter_chunks
 
     settings = _settings(args)
     started = time.perf_counter()
-    total = len(corpus_chunks(load_corpus(settings.manifest or None), settings.chunk_tokens))
+    corpus = load_corpus(settings.manifest or None)
+    # Counted, not kept: a large corpus is written a batch at a time.
+    total = sum(1 for _ in iter_chunks(corpus, settings.chunk_tokens))
     if not settings.chroma_host:
         from bot.preflight import ConfigError, writable
 
@@ -59,7 +61,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    report = run_ingest(settings, rebuild=args.rebuild, progress=progress)
+    report = run_ingest(settings, rebuild=args.rebuild, progress=progress, corpus=corpus)
     if total >= 200 and sys.stderr.isatty():
         print(file=sys.stderr)
     elapsed = time.perf_counter() - started
@@ -301,21 +303,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmarks against baselines measured in the same run (needs the checkout's tests/)",
         description="Answer path vs its raw parts, a plain LangChain BM25 peer, synthetic "
         "corpora of growing size (embedded Chroma and a chroma server), the Telegram bot under "
-        "load (local Bot API stand-in), cold start. Medians and percentiles; nothing asserted.",
+        "load and under Bot API faults (local Bot API stand-in), cold start. Medians and "
+        "percentiles; nothing asserted.",
     )
     p.add_argument("--quick", action="store_true", help="small sizes: the whole run in < 2 min")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="PATH", help="write a PNG of latency and ingest vs size")
+    p.add_argument(
+        "--plot", metavar="PATH", help="write a PNG of latency, ingest time and RSS vs size"
+    )
     p.add_argument(
         "--questions", metavar="PATH", help="JSONL questions (default ../shared/eval/dev.jsonl)"
     )
     p.add_argument("--sizes", help="comma-separated corpus sizes in paragraphs")
     p.add_argument("--modes", help="Chroma modes for the scale runs: embedded,server")
     p.add_argument("--users", type=int, help="simulated Telegram users")
+    p.add_argument("--fault-users", type=int, help="simulated users per fault scenario")
     p.add_argument("--messages", type=int, help="questions per simulated user")
     p.add_argument("--repeats", type=int, help="timings per question (the median is kept)")
     p.add_argument("--cold-runs", type=int, help="cold-start runs (the median is kept)")
-    p.add_argument("--only", help="comma-separated parts: answer,peer,scale,bot,cold_start")
+    p.add_argument(
+        "--only", help="comma-separated parts: answer,peer,scale,bot,bot_faults,cold_start"
+    )
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -34,9 +34,12 @@ def open_store(settings: Settings, corpus: Corpus, choice: EmbeddingChoice) -> V
 
 
 def run_ingest(
-    settings: Settings, rebuild: bool = False, progress: Callable[[int], None] | None = None
+    settings: Settings,
+    rebuild: bool = False,
+    progress: Callable[[int], None] | None = None,
+    corpus: Corpus | None = None,
 ) -> IngestReport:
-    corpus = load_corpus(settings.manifest or None)
+    corpus = corpus or load_corpus(settings.manifest or None)
     choice = make_embeddings(settings.embeddings)
     try:
         store = open_store(settings, corpus, choice)
@@ -86,7 +89,8 @@ class StackHolder:
 
     def _open(self) -> Stack:
         settings = self.settings
-        corpus = load_corpus(settings.manifest or None)
+        # The bot answers from the primary document: the others are not parsed into memory.
+        corpus = load_corpus(settings.manifest or None, primary_only=True)
         choice = make_embeddings(settings.embeddings)
         store = open_store(settings, corpus, choice)
         if not store.exists() or store.count() == 0:
@@ -95,8 +99,8 @@ class StackHolder:
                     f"collection '{store.name}' is empty: run `g21bot ingest` first"
                 )
             log.info("index %s is empty; ingesting the corpus", store.name)
-            ingest(corpus, store, settings.chunk_tokens)
-        chunks = store.all_chunks()
+            ingest(load_corpus(settings.manifest or None), store, settings.chunk_tokens)
+        chunks = store.all_chunks(corpus.primary.doc_id)
         if not chunks:
             chunks = corpus_chunks(corpus, settings.chunk_tokens)
         retriever = Retriever(corpus, store, choice, chunks, settings.min_coverage)

@@ -71,15 +71,20 @@ def en_terms(run: str) -> list[str]:
     return [w if w[0].isdigit() else _STEMMER.stemWord(w) for w in words if len(w) > 1]
 
 
-def terms(text: str) -> list[str]:
-    """Index terms of mixed Chinese/English text, in order."""
-    return list(_terms(text))
+def terms(text: str, cache: bool = True) -> list[str]:
+    """Index terms of mixed Chinese/English text, in order. ``cache=False`` for text seen
+    once (a corpus being ingested), which would only push questions out of the cache."""
+    return list(_terms(text) if cache else _cut(text))
 
 
 @lru_cache(maxsize=8192)
 def _terms(text: str) -> tuple[str, ...]:
     # Cached: the statement's sentences are cut again for every answer, and a question is
     # cut by the gate, BM25, the embeddings and the sentence scorer.
+    return _cut(text)
+
+
+def _cut(text: str) -> tuple[str, ...]:
     out: list[str] = []
     for match in _SEGMENT.finditer(_SUBMITTER.sub(" ", text)):
         han, latin = match.groups()

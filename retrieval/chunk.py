@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from retrieval.parse import Statement
 from retrieval.text import split_sentences
@@ -14,7 +14,7 @@ DEFAULT_MAX_TOKENS = 512
 DEFAULT_OVERLAP_SENTENCES = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A piece of one paragraph in one language: what the indexes store."""
 
@@ -24,11 +24,12 @@ class Chunk:
     index: int
     text: str
     tokens: int
+    # Position, not content: an edited paragraph keeps its id and is updated in place.
+    id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        # Position, not content: an edited paragraph keeps its id and is updated in place.
-        return f"{self.doc_id}:{self.lang}:{self.paragraph}:{self.index}"
+    def __post_init__(self) -> None:
+        # Computed once: ranking looks ids up a hundred times an answer.
+        object.__setattr__(self, "id", f"{self.doc_id}:{self.lang}:{self.paragraph}:{self.index}")
 
     @property
     def content_hash(self) -> str:

@@ -75,8 +75,9 @@ def _required(table: dict[str, object], key: str, where: str) -> str:
     return value
 
 
-def load_corpus(manifest: str | Path | None = None) -> Corpus:
-    """Parse the manifest and every statement it names; all or nothing."""
+def load_corpus(manifest: str | Path | None = None, primary_only: bool = False) -> Corpus:
+    """Parse the manifest and every statement it names; all or nothing. ``primary_only``:
+    only the first document's files (what the bot answers from; the rest is ingest's)."""
     path = Path(manifest) if manifest else default_manifest()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -93,7 +94,7 @@ def load_corpus(manifest: str | Path | None = None) -> Corpus:
 
     documents = []
     seen_ids: set[str] = set()
-    for i, doc in enumerate(docs_raw, start=1):
+    for i, doc in enumerate(docs_raw[:1] if primary_only else docs_raw, start=1):
         where = f"{path} document {i}"
         doc_id = _required(doc, "id", where)
         if doc_id in seen_ids:

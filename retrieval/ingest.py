@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from retrieval.chunk import Chunk, chunk_statement
 from retrieval.corpus import Corpus
@@ -10,7 +10,13 @@ from retrieval.store import IngestReport, VectorStore
 
 
 def corpus_chunks(corpus: Corpus, max_tokens: int) -> list[Chunk]:
-    return [c for s in corpus.statements() for c in chunk_statement(s, max_tokens)]
+    return list(iter_chunks(corpus, max_tokens))
+
+
+def iter_chunks(corpus: Corpus, max_tokens: int) -> Iterator[Chunk]:
+    """Every chunk of the corpus, one statement at a time."""
+    for statement in corpus.statements():
+        yield from chunk_statement(statement, max_tokens)
 
 
 def ingest(
@@ -20,8 +26,10 @@ def ingest(
     rebuild: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Parse everything first (all or nothing), then bring the store in line with it."""
-    chunks = corpus_chunks(corpus, max_tokens)
+    """Bring the store in line with the corpus, which ``load_corpus`` has parsed and checked
+    whole (a malformed file stops everything before any write); chunked as it is written."""
+    if max_tokens < 8:
+        raise ValueError("chunk token budget must be at least 8")
     if rebuild:
         store.drop()
-    return store.sync(chunks, progress)
+    return store.sync(iter_chunks(corpus, max_tokens), progress)

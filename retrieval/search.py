@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import tomllib
@@ -14,6 +15,7 @@ from retrieval.analyze import han_bigrams, terms
 from retrieval.chunk import Chunk
 from retrieval.corpus import Corpus
 from retrieval.embeddings import EmbeddingChoice
+from retrieval.errors import RetrievalError
 from retrieval.lexical import LexicalIndex
 from retrieval.refs import ParagraphRequest, paragraph_request
 from retrieval.store import VectorStore
@@ -66,10 +68,15 @@ def _aliases() -> dict[str, list[tuple[re.Pattern[str], str]]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _alias_rules() -> list[tuple[re.Pattern[str], str]]:
+    return [rule for lang_rules in _aliases().values() for rule in lang_rules]
+
+
 def expand_aliases(question: str, inline: bool = False) -> str:
     """The question plus the statement's own wording for abbreviations and common names
     (``inline``: each alias replaced by that wording)."""
-    rules = [rule for lang_rules in _aliases().values() for rule in lang_rules]
+    rules = _alias_rules()
     if inline:
         for rx, value in rules:
             question = rx.sub(value, question)
@@ -111,9 +118,16 @@ class CoverageGate:
             counts.update(found)
         self.n = max(1, len(doc_terms))
         self.df = counts
+        self._weights: dict[str, float] = {}
 
     def weight(self, term: str) -> float:
-        return math.log(1 + self.n / (self.df.get(term, 0) + 0.5))
+        """IDF of ``term`` over the statement's paragraphs (both languages)."""
+        found = self._weights.get(term)
+        if found is None:
+            found = math.log(1 + self.n / (self.df.get(term, 0) + 0.5))
+            if len(self._weights) < 100_000:  # questions bring new words: stay bounded
+                self._weights[term] = found
+        return found
 
     def unknown_names(self, question: str) -> list[str]:
         """Names and 《titles》 in the question that the statement never uses."""
@@ -157,8 +171,15 @@ class Retriever:
         self.store = store
         self.choice = choice
         primary = corpus.primary.doc_id
-        loaded = chunks if chunks is not None else store.all_chunks()
+        loaded = chunks if chunks is not None else store.all_chunks(primary)
         self.chunks = [c for c in loaded if c.doc_id == primary]
+        self.by_id = {c.id: c for c in self.chunks}
+        # Chroma's metadata filter costs more than the vector search itself on a small
+        # collection: ask for it only when the collection holds other documents too.
+        self.dense_filter: str | None = primary
+        with contextlib.suppress(RetrievalError):  # unknown: keep the filter, always right
+            if store.count() <= len(self.chunks):
+                self.dense_filter = None
         self.lexical = LexicalIndex(self.chunks)
         self.gate = CoverageGate(self.chunks, min_coverage)
         self.numbers = corpus.primary.numbers
@@ -170,38 +191,40 @@ class Retriever:
         """Dense + BM25 over chunks, fused by reciprocal rank, best chunk per paragraph."""
         query = expand_aliases(clean_user_text(question))
         pool = len(self.chunks)
-        dense = []
+        dense: list[tuple[Chunk, float]] = []
         if dense_search:
             vector = self.choice.embeddings.embed_query(query)
-            primary = self.corpus.primary.doc_id
-            dense = [
-                h for h in self.store.query(vector, min(pool, 50)) if h.chunk.doc_id == primary
-            ]
+            nearest = self.store.nearest(vector, min(pool, 50), self.dense_filter)
+            # A chunk stored after this retriever was built is not ranked until a reload.
+            dense = [(self.by_id[i], sim) for i, sim in nearest if i in self.by_id]
         lexical = self.lexical.search(terms(query), min(pool, 50))
         fused: dict[str, float] = {}
         by_id: dict[str, Chunk] = {}
         dense_score: dict[str, float] = {}
         lexical_score: dict[str, float] = {}
-        for rank, hit in enumerate(dense, start=1):
-            fused[hit.chunk.id] = fused.get(hit.chunk.id, 0.0) + 1.0 / (RRF_K + rank)
-            by_id[hit.chunk.id] = hit.chunk
-            dense_score[hit.chunk.id] = hit.similarity
+        weight = self.choice.fusion_weight
+        for rank, (chunk, similarity) in enumerate(dense, start=1):
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + weight / (RRF_K + rank)
+            by_id[chunk.id] = chunk
+            dense_score[chunk.id] = similarity
         for rank, (chunk, score) in enumerate(lexical, start=1):
             fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
             by_id[chunk.id] = chunk
             lexical_score[chunk.id] = score
         best: dict[int, ParagraphHit] = {}
         for chunk_id, score in sorted(fused.items(), key=lambda kv: -kv[1]):
+            if len(best) >= k:
+                break
             chunk = by_id[chunk_id]
             if chunk.paragraph not in best:
                 best[chunk.paragraph] = ParagraphHit(
                     chunk.paragraph,
-                    round(score * (RRF_K + 1) / 2, 4),  # 1.0 = first in both lists
+                    round(score * (RRF_K + 1) / (1 + weight), 4),  # 1.0 = first in both
                     chunk,
                     round(dense_score.get(chunk_id, 0.0), 4),
                     round(lexical_score.get(chunk_id, 0.0), 4),
                 )
-        return list(best.values())[:k]
+        return list(best.values())
 
     def search(self, question: str, k: int = 5, dense: bool = True) -> SearchResult:
         request = self.reference(question)

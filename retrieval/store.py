@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 _BATCH = 256
 _PAGE = 5000
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -152,30 +153,61 @@ class VectorStore:
         self._collection = None
 
     def sync(
-        self, chunks: Sequence[Chunk], progress: Callable[[int], None] | None = None
+        self, chunks: Iterable[Chunk], progress: Callable[[int], None] | None = None
     ) -> IngestReport:
-        """Make the collection hold exactly ``chunks``: add new, update changed, delete gone."""
+        """Make the collection hold exactly ``chunks``: add new, update changed, delete gone.
+
+        ``chunks`` is consumed once, a batch at a time: a large corpus is never held in
+        memory as chunks and vectors all at once."""
         collection = self._guard("open", lambda: self._open(create=True))
-        existing = self._read_all(collection, ["metadatas"])
-        have = {
-            i: (m or {}).get("hash")
-            for i, m in zip(existing["ids"], existing["metadatas"], strict=True)
-        }
-        wanted = {c.id: c for c in chunks}
-        new = [c for c in chunks if c.id not in have]
-        changed = [c for c in chunks if c.id in have and have[c.id] != c.content_hash]
-        gone = [i for i in have if i not in wanted]
-        todo = new + changed
-        for start in range(0, len(todo), _BATCH):
-            batch = todo[start : start + _BATCH]
+        have = self._stored_hashes(collection)
+        wanted: set[str] = set()
+        added = updated = unchanged = 0
+        batch: list[Chunk] = []
+
+        def write() -> None:
             vectors = self.choice.embeddings.embed_documents([c.text for c in batch])
             self._guard("write", partial(self._upsert, collection, batch, vectors))
             if progress:
                 progress(len(batch))
+            batch.clear()
+
+        for chunk in chunks:
+            wanted.add(chunk.id)
+            stored = have.get(chunk.id, _MISSING)
+            if stored is _MISSING:
+                added += 1
+            elif stored != chunk.content_hash:
+                updated += 1
+            else:
+                unchanged += 1
+                continue
+            batch.append(chunk)
+            if len(batch) >= _BATCH:
+                write()
+        if batch:
+            write()
+        gone = [i for i in have if i not in wanted]
         for start in range(0, len(gone), _BATCH):
             ids = gone[start : start + _BATCH]
             self._guard("delete", partial(collection.delete, ids=ids))
-        return IngestReport(len(new), len(changed), len(gone), len(chunks) - len(todo))
+        return IngestReport(added, updated, len(gone), unchanged)
+
+    def _stored_hashes(self, collection: Any) -> dict[str, str | None]:
+        """Content hash of every stored chunk, by id, read a page at a time."""
+        hashes: dict[str, str | None] = {}
+        offset = 0
+        while True:
+            page = self._guard(
+                "read",
+                partial(collection.get, include=["metadatas"], limit=_PAGE, offset=offset),
+            )
+            for i, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                found = (meta or {}).get("hash")
+                hashes[i] = None if found is None else str(found)
+            if len(page["ids"]) < _PAGE:
+                return hashes
+            offset += _PAGE
 
     @staticmethod
     def _upsert(collection: Any, batch: list[Chunk], vectors: list[list[float]]) -> None:
@@ -190,14 +222,17 @@ class VectorStore:
         collection = self._guard("open", lambda: self._open(create=False))
         return int(self._guard("count", collection.count))
 
-    def _read_all(self, collection: Any, include: list[str]) -> dict[str, list[Any]]:
-        """Every record, a page at a time: one `get` of a large collection exceeds SQLite's
-        limit on query variables (about 32k records)."""
+    def _read_all(
+        self, collection: Any, include: list[str], where: dict[str, Any] | None = None
+    ) -> dict[str, list[Any]]:
+        """Every record (matching ``where``), a page at a time: one `get` of a large
+        collection exceeds SQLite's limit on query variables (about 32k records)."""
         out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
         offset = 0
         while True:
             page = self._guard(
-                "read", partial(collection.get, include=include, limit=_PAGE, offset=offset)
+                "read",
+                partial(collection.get, where=where, include=include, limit=_PAGE, offset=offset),
             )
             for key in out:
                 out[key].extend(page[key] or [])
@@ -205,15 +240,18 @@ class VectorStore:
                 return out
             offset += _PAGE
 
-    def all_chunks(self) -> list[Chunk]:
+    def all_chunks(self, doc_id: str | None = None) -> list[Chunk]:
+        """The stored chunks (of one document when ``doc_id`` is given), in reading order."""
         collection = self._guard("open", lambda: self._open(create=False))
-        got = self._read_all(collection, ["documents", "metadatas"])
+        where = {"doc_id": doc_id} if doc_id else None
+        got = self._read_all(collection, ["documents", "metadatas"], where)
         chunks = [
             _chunk_from(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)
         ]
         return sorted(chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index))
 
     def query(self, vector: list[float], k: int) -> list[VectorHit]:
+        """The ``k`` nearest chunks with their text and metadata."""
         collection = self._guard("open", lambda: self._open(create=False))
         got = self._guard(
             "query",
@@ -228,6 +266,27 @@ class VectorStore:
             for d, m, dist in zip(
                 got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
             )
+        ]
+
+    def nearest(
+        self, vector: list[float], k: int, doc_id: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the ``k`` nearest chunks (of one document when
+        ``doc_id`` is given). Text and metadata stay in Chroma: a caller that holds the
+        chunks already saves half the query's time by not reading them back."""
+        collection = self._guard("open", lambda: self._open(create=False))
+        got = self._guard(
+            "query",
+            lambda: collection.query(
+                query_embeddings=[vector],
+                n_results=k,
+                where={"doc_id": doc_id} if doc_id else None,
+                include=["distances"],
+            ),
+        )
+        return [
+            (str(i), 1.0 - float(d))
+            for i, d in zip(got["ids"][0], got["distances"][0], strict=True)
         ]
 
     def ping(self) -> None:

@@ -15,5 +15,7 @@ def encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING_NAME)
 
 
+@lru_cache(maxsize=8192)
 def count_tokens(text: str) -> int:
+    # Cached: conversation turns are counted again for every follow-up in their chat.
     return len(encoding().encode(text, disallowed_special=()))

@@ -446,15 +446,15 @@ def test_store_unavailable_from_the_query_is_caught(
 ) -> None:
     engine = AnswerEngine(settings_for(data_dir), StackHolder(settings_for(data_dir)))
     calls: list[int] = []
-    original = engine.stack().store.query
+    original = engine.stack().store.nearest
 
-    def flaky(vector: list[float], k: int) -> Any:
+    def flaky(vector: list[float], k: int, doc_id: str | None = None) -> Any:
         calls.append(k)
         if len(calls) == 1:
             raise StoreUnavailableError("vector store query failed: timed out")
-        return original(vector, k)
+        return original(vector, k, doc_id)
 
-    monkeypatch.setattr(engine.stack().store, "query", flaky)
+    monkeypatch.setattr(engine.stack().store, "nearest", flaky)
 
     first = engine.answer("核武器国家提出了什么借口？")
     second = engine.answer("核武器国家提出了什么借口？")

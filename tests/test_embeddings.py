@@ -45,7 +45,15 @@ def test_hashing_dimension_and_norm(dimension: int) -> None:
     vectors = np.array(choice.embeddings.embed_documents(TEXTS))
     assert vectors.shape == (len(TEXTS), dimension)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert (vectors >= 0).all()  # alternate_sign off: no cancelling features
+    assert (vectors < 0).any() and (vectors > 0).any()  # signed: collisions cancel out
+
+
+def test_hashing_vectors_are_signed_feature_counts() -> None:
+    """Each feature adds ±1 at its bucket; the vector is those counts, L2-normalised."""
+    embed = HashingEmbeddings(256)
+    one = np.array(embed.embed_query("disarmament"))  # one feature: the stem "disarma"
+    assert np.count_nonzero(one) == 1 and abs(float(one.sum())) == pytest.approx(1.0)
+    assert embed.embed_query("") == [0.0] * 256  # nothing to hash: the zero vector
 
 
 def test_related_texts_are_closer_than_unrelated() -> None:

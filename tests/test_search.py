@@ -79,10 +79,10 @@ def test_top_paragraph(retriever: Retriever, question: str, paragraph: int) -> N
 def test_lexical_only_still_ranks(
     retriever: Retriever, monkeypatch: pytest.MonkeyPatch, question: str, paragraph: int
 ) -> None:
-    def unavailable(vector: list[float], k: int) -> None:
+    def unavailable(vector: list[float], k: int, doc_id: str | None = None) -> None:
         raise StoreUnavailableError("down for the test")
 
-    monkeypatch.setattr(retriever.store, "query", unavailable)
+    monkeypatch.setattr(retriever.store, "nearest", unavailable)
     result = retriever.search(question, dense=False)
     assert paragraph in result.paragraphs[:2], result.paragraphs
     assert all(hit.dense == 0.0 for hit in result.hits)

@@ -14,7 +14,7 @@ from bot.service import StackHolder
 from bot.settings import Settings
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
 from retrieval.corpus import Corpus, load_corpus
-from retrieval.embeddings import EmbeddingChoice, make_embeddings
+from retrieval.embeddings import HASHING_VERSION, EmbeddingChoice, make_embeddings
 from retrieval.errors import IndexNotReadyError, StoreMismatchError, StoreUnavailableError
 from retrieval.ingest import ingest
 from retrieval.search import Retriever
@@ -117,8 +117,8 @@ def test_other_embeddings_on_the_same_collection_are_refused(
     for action in (large.count, large.all_chunks, lambda: large.sync(chunks)):
         with pytest.raises(StoreMismatchError, match="ingest --rebuild") as caught:
             action()
-        assert "hashing-v1-256" in str(caught.value)
-        assert "hashing-v1-1024" in str(caught.value)
+        assert f"hashing-v{HASHING_VERSION}-256" in str(caught.value)
+        assert f"hashing-v{HASHING_VERSION}-1024" in str(caught.value)
     assert small.count() == len(chunks)  # nothing was written over
 
     large.drop()
