@@ -29,6 +29,12 @@ LLM_ERRORS = PCounter("llm_errors_total", "LLM calls that failed", registry=REGI
 TELEGRAM_ERRORS = PCounter(
     "telegram_api_errors_total", "Bot API calls that failed", ["method", "code"], registry=REGISTRY
 )
+TELEGRAM_RETRIES = PCounter(
+    "telegram_api_retries_total",
+    "Bot API calls resent after a 5xx answer or a lost connection",
+    ["method"],
+    registry=REGISTRY,
+)
 ABSTENTIONS = PCounter(
     "abstentions_total", "Questions the statement does not cover", registry=REGISTRY
 )

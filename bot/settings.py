@@ -37,6 +37,29 @@ class Settings(BaseSettings):
         description="Bot API requests per second over all chats (Telegram allows about 30); "
         "0: no limit, for a local Bot API server.",
     )
+    telegram_retries: int = Field(
+        3,
+        alias="G21_TELEGRAM_RETRIES",
+        ge=0,
+        le=10,
+        description="Resends of a Bot API call that got a 5xx answer or lost its connection "
+        "before any answer (a late answer, a read timeout, is never resent).",
+    )
+    telegram_retry_backoff: float = Field(
+        0.5,
+        alias="G21_TELEGRAM_RETRY_BACKOFF",
+        ge=0,
+        le=60,
+        description="Seconds before the first resend; doubled for each further one.",
+    )
+    typing_delay: float = Field(
+        0.5,
+        alias="G21_TYPING_DELAY",
+        ge=0,
+        le=10,
+        description="Show 'typing…' only when an answer takes longer than this many seconds "
+        "(0: always, at once); LLM answers always show it.",
+    )
     data_dir: Path = Field(
         Path("data"),
         alias="G21_DATA_DIR",

@@ -79,6 +79,37 @@ async def test_private_questions_cite_paragraph_10_and_its_button_opens_it(
     assert api.requests("editMessageText") == []
 
 
+@pytest.mark.parametrize(
+    ("delay", "slow", "typing"),
+    [
+        ("0.5", 0.0, False),  # the default: an answer in milliseconds shows no "typing…"
+        ("0", 0.0, True),  # 0: before every answer
+        ("0.05", 0.3, True),  # an answer slower than the delay shows it meanwhile
+    ],
+)
+async def test_typing_shows_only_while_an_answer_takes_time(
+    api: BotApiStandIn,
+    start_bot: StartBot,
+    monkeypatch: pytest.MonkeyPatch,
+    delay: str,
+    slow: float,
+    typing: bool,
+) -> None:
+    bot = await start_bot(G21_TYPING_DELAY=delay)
+    engine = bot.state.engine
+    original = engine.answer
+
+    def answer(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(slow)  # a slow store, say (in the worker thread, as answers run)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "answer", answer)
+    await ask(bot, api.private_text(USER, MIDDLE_EAST))
+    calls = [r.method for r in api.requests() if r.params.get("chat_id") == USER]
+    assert calls == (["sendChatAction", "sendMessage"] if typing else ["sendMessage"])
+    assert "[¶10]" in last(api, USER)
+
+
 async def test_supergroup_ignores_chatter_and_answers_when_addressed(
     api: BotApiStandIn, start_bot: StartBot
 ) -> None:
@@ -540,7 +571,7 @@ async def test_error_while_apologising_is_only_logged(
     caplog: pytest.LogCaptureFixture,
     allow_errors: None,
 ) -> None:
-    bot = await start_bot(G21_ADMIN_IDS=str(ADMIN))
+    bot = await start_bot(G21_ADMIN_IDS=str(ADMIN), G21_TELEGRAM_RETRIES="0")
     api.fail_next("sendMessage", "500", count=3)  # the answer, the admin note, the apology
     await ask(bot, api.private_text(USER, MIDDLE_EAST))
     assert texts(api, USER) == [] and texts(api, ADMIN) == []
@@ -569,11 +600,24 @@ async def test_answers_survive_429s_in_order(api: BotApiStandIn, start_bot: Star
         assert got == wanted[user]
 
 
-async def test_500_on_send_gets_an_apology_and_the_bot_carries_on(
-    api: BotApiStandIn, start_bot: StartBot, allow_errors: None
+async def test_500_on_send_is_resent_and_answered_once(
+    api: BotApiStandIn, start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await start_bot()
-    api.fail_next("sendMessage", "500")
+    api.fail_next("sendMessage", "500", count=2)
+    await ask(bot, api.private_text(USER, MIDDLE_EAST))
+    attempts = [r.status for r in api.requests("sendMessage")]
+    assert attempts == [500, 500, 200]
+    assert len(texts(api, USER)) == 1 and "[¶10]" in last(api, USER)
+    assert caplog.text.count("resending in") == 2
+    assert api.token not in caplog.text
+
+
+async def test_500_past_the_resends_gets_an_apology_and_the_bot_carries_on(
+    api: BotApiStandIn, start_bot: StartBot, allow_errors: None
+) -> None:
+    bot = await start_bot(G21_TELEGRAM_RETRIES="1")
+    api.fail_next("sendMessage", "500", count=2)  # the answer and its one resend
     await ask(bot, api.private_text(USER, MIDDLE_EAST))
     assert texts(api, USER) == ["Sorry, something went wrong while answering. Please try again."]
     await ask(bot, api.private_text(USER, MIDDLE_EAST))

@@ -28,7 +28,7 @@ from telegram.ext import (
 from bot.engine import AnswerEngine
 from bot.settings import Settings
 from bot.telegram import handlers as h
-from bot.telegram.request import MeteredRequest
+from bot.telegram.request import BotApiRequest
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger(__name__)
@@ -165,8 +165,17 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .request(MeteredRequest(connection_pool_size=256))
-        .get_updates_request(MeteredRequest(connection_pool_size=1))
+        .request(
+            # Few connections: a Bot API call takes milliseconds, and every pooled
+            # connection adds bookkeeping to each call.
+            BotApiRequest(
+                connection_pool_size=8,
+                retries=settings.telegram_retries,
+                backoff=settings.telegram_retry_backoff,
+            )
+        )
+        # getUpdates: the Updater's own loop retries it (and logs), with the same offset.
+        .get_updates_request(BotApiRequest(connection_pool_size=1))
         .rate_limiter(
             AIORateLimiter(
                 overall_max_rate=settings.telegram_max_rate,

@@ -7,6 +7,7 @@ import html
 import logging
 import re
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram import (
@@ -16,7 +17,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.answer import Answer, Turn
@@ -32,6 +33,7 @@ from bot.telegram.render import (
     split_message,
     to_html,
 )
+from bot.telegram.request import answered_late
 from retrieval.errors import RetrievalError
 from retrieval.text import clean_user_text, detect_language
 
@@ -314,15 +316,15 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
         await reply(update, message(lang, "slow_down"))
         return
 
-    try:
-        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
-    except TelegramError as exc:
-        # "typing…" is a courtesy: its failure must not cost the answer.
-        log.info("typing action failed: %s", exc)
     history = _history(context, user.id)
     override = reply_lang_override(context)
     started = time.perf_counter()
-    answer = await produce_answer(st, context, chat.id, chat.type, question, history, override)
+    answer = await with_typing(
+        context,
+        chat.id,
+        produce_answer(st, context, chat.id, chat.type, question, history, override),
+        0.0 if st.engine.mode == "llm" else st.settings.typing_delay,
+    )
     outcome = "abstained" if answer.abstained else ("degraded" if answer.degraded else "answered")
     st.stats.record(answer.lang, answer.mode, outcome, time.perf_counter() - started)
     log.info(
@@ -343,6 +345,28 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
     await send_answer(msg, answer, count)
     history.append(Turn(question, answer.text, tuple(answer.cited or answer.shown), answer.lang))
     del history[: -max(1, st.settings.history_turns)]
+
+
+async def with_typing(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, work: Awaitable[Answer], delay: float
+) -> Answer:
+    """``work``'s answer; "typing…" is shown only once it has taken ``delay`` seconds (an
+    extractive answer takes milliseconds: the indicator would cost a Bot API call per answer
+    and flash by unseen)."""
+    task = asyncio.ensure_future(work)
+    try:
+        if delay > 0:
+            await asyncio.wait({task}, timeout=delay)
+        if not task.done():
+            try:
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            except TelegramError as exc:
+                # "typing…" is a courtesy: its failure must not cost the answer.
+                log.info("typing action failed: %s", exc)
+        return await task
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
 
 
 async def produce_answer(
@@ -389,7 +413,18 @@ async def send_answer(msg: Message, answer: Answer, count: int) -> None:
             else:
                 markup = citation_keyboard(answer)
         plain = answer.text if len(pieces) == 1 else _unescape(piece)
-        await send_html(msg, piece, plain, markup)
+        try:
+            await send_html(msg, piece, plain, markup)
+        except TimedOut as exc:
+            if not answered_late(exc):
+                raise
+            # The message is most likely delivered: neither a resend nor an apology may
+            # follow it.
+            log.warning(
+                "Telegram answered late on an answer (message %s of %s); not resent",
+                i + 1,
+                len(pieces),
+            )
 
 
 def _unescape(piece: str) -> str:
