@@ -695,6 +695,8 @@ class RecordedRequest:
     status: int | None = None  # HTTP status of the answer; None while unanswered / dropped
     result: Any = None
     violations: list[str] = field(default_factory=list)
+    # In the stand-in's log already (a flag, not a search: the log grows with every request).
+    logged: bool = field(default=False, repr=False, compare=False)
 
     @property
     def faulted(self) -> bool:
@@ -1179,6 +1181,7 @@ class BotApiStandIn:
             fault = self._pick_fault(canonical)
             record.fault = fault.kind if fault else None
             self._records.append(record)
+            record.logged = True
             self.violations.extend(record.violations)
             self._cond.notify_all()
 
@@ -1247,8 +1250,9 @@ class BotApiStandIn:
         with self._cond:
             record.status = status
             record.result = copy.deepcopy(result)
-            if record not in self._records:
+            if not record.logged:
                 self._records.append(record)
+                record.logged = True
             self._cond.notify_all()
         handler.send_json(status, payload)
 

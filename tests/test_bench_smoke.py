@@ -67,6 +67,8 @@ def test_bench_smallest_run_reports_every_part(
         "60",
         "--users",
         "2",
+        "--fault-users",
+        "2",
         "--messages",
         "2",
         "--repeats",

@@ -33,17 +33,18 @@ class Config:
     sizes: list[int] = field(default_factory=lambda: [1_000, 10_000, 100_000])
     modes: list[str] = field(default_factory=lambda: ["embedded", "server"])
     users: int = 100
+    fault_users: int = 40  # per fault scenario (each run waits out its faults)
     messages: int = 10
     cold_runs: int = 3
     seed: int = 21
     plot: Path | None = None
     parts: list[str] = field(
-        default_factory=lambda: ["answer", "peer", "scale", "bot", "cold_start"]
+        default_factory=lambda: ["answer", "peer", "scale", "bot", "bot_faults", "cold_start"]
     )
 
     @classmethod
     def quick(cls, questions: Path) -> Config:
-        return cls(questions, repeats=3, sizes=[200, 2_000], users=20, messages=5)
+        return cls(questions, repeats=3, sizes=[200, 2_000], users=20, fault_users=10, messages=5)
 
     @classmethod
     def full(cls, questions: Path) -> Config:

@@ -14,7 +14,7 @@ from typing import Any
 from . import answer_path, coldstart, peer, scale, throughput
 from .common import Config, bench_settings, default_questions, log, machine, quiet_logs
 
-PARTS = ("answer", "peer", "scale", "bot", "cold_start")
+PARTS = ("answer", "peer", "scale", "bot", "bot_faults", "cold_start")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -24,7 +24,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         config.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     if args.modes:
         config.modes = [m.strip() for m in str(args.modes).split(",") if m.strip()]
-    for name in ("users", "messages", "repeats", "cold_runs"):
+    for name in ("users", "fault_users", "messages", "repeats", "cold_runs"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(config, name, int(value))
@@ -76,6 +76,7 @@ def run(config: Config) -> dict[str, Any]:
             "sizes": config.sizes,
             "modes": config.modes,
             "users": config.users,
+            "fault_users": config.fault_users,
             "messages": config.messages,
             "cold_runs": config.cold_runs,
             "seed": config.seed,
@@ -133,6 +134,26 @@ def run(config: Config) -> dict[str, Any]:
             free = _attempt(report, "bot_unthrottled", lambda: throughput.measure(*load, False))
             if free:
                 report["bot_unthrottled"] = free
+
+        if "bot_faults" in config.parts:
+            texts = [q.question for q in questions]
+            faults = _attempt(
+                report,
+                "bot_faults",
+                lambda: throughput.measure_faults(
+                    data_dir, texts, config.fault_users, config.messages
+                ),
+            )
+            if faults:
+                report["bot_faults"] = faults
+                broken = [
+                    f"{f['scenario']}: lost {f['lost']}, duplicated {f['duplicated']}, "
+                    f"out of order {f['out_of_order']}"
+                    for f in faults
+                    if f["lost"] or f["duplicated"] or f["out_of_order"]
+                ]
+                if broken:
+                    report.setdefault("errors", {})["bot_faults"] = "\n".join(broken)
 
         if "cold_start" in config.parts:
             first = next((q.question for q in questions if q.answerable), questions[0].question)
@@ -219,16 +240,20 @@ def tables(report: dict[str, Any]) -> str:
                 r["ingest_s"],
                 r["open_s"],
                 r["disk_mb"],
+                r["ingest_rss_mb"],
+                r["serve_rss_mb"],
+                r.get("server_rss_mb", ""),
                 r["rss_mb"],
-                r["query_p50_ms"],
                 r["query_p95_ms"],
+                r["answer_p50_ms"],
+                r["answer_p95_ms"],
                 r["chroma_p50_ms"],
             ]
             for r in report["scale"]
             if "error" not in r
         ]
         out += [
-            "scale (synthetic corpora; each row a fresh process)",
+            "scale (synthetic corpora; ingest and serving each a fresh process)",
             _table(
                 [
                     "paragraphs",
@@ -237,22 +262,19 @@ def tables(report: dict[str, Any]) -> str:
                     "ingest s",
                     "open s",
                     "disk MB",
+                    "ingest RSS",
+                    "serve RSS",
+                    "server RSS",
                     "peak RSS MB",
-                    "query p50 ms",
-                    "query p95 ms",
+                    "search p95 ms",
+                    "answer p50 ms",
+                    "answer p95 ms",
                     "chroma p50 ms",
                 ],
                 rows,
             ),
             "",
         ]
-        for r in report["scale"]:
-            if "open_error" in r:
-                out += [
-                    f"note: {r['paragraphs']} {r['mode']}: the bot's start (StackHolder) failed: "
-                    f"{r['open_error']}; measured on a paged read instead",
-                    "",
-                ]
     for key, label in (("bot", "with the rate limiter"), ("bot_unthrottled", "rate limiter off")):
         if key in report:
             b = report[key]
@@ -282,6 +304,29 @@ def tables(report: dict[str, Any]) -> str:
                 ),
                 "",
             ]
+    if report.get("bot_faults"):
+        rows = [
+            [
+                f["scenario"],
+                f["faulted_requests"],
+                f["answers_per_s"],
+                f["p95_ms"],
+                f["lost"],
+                f["duplicated"],
+                f["out_of_order"],
+            ]
+            for f in report["bot_faults"]
+        ]
+        first = report["bot_faults"][0]
+        out += [
+            f"Telegram bot under Bot API faults, {first['users']} users × {first['messages']} "
+            "questions at once (rate limiter off)",
+            _table(
+                ["scenario", "faulted calls", "answers/s", "p95 ms", "lost", "dup.", "order"],
+                rows,
+            ),
+            "",
+        ]
     if "cold_start" in report:
         cs = report["cold_start"]
         out += [

@@ -1,5 +1,7 @@
-"""Part 3: synthetic corpora of growing size, each ingested and searched in a fresh process
-(``scale_worker.py``), with embedded Chroma and with a real ``chroma run`` server."""
+"""Part 3: synthetic corpora of growing size, with embedded Chroma and with a real
+``chroma run`` server. Each size and mode runs as the product does, in two fresh processes
+(``scale_worker.py``): the ingest (`g21bot ingest`), then the bot's start and its answers.
+Peak RSS is per process; for the server mode the server's own peak is added."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import BENCH_DIR, clean_env, log
+from .common import BENCH_DIR, clean_env, dir_size_mb, log, start_chroma
 from .synth import write_corpus
 
 WORKER = BENCH_DIR / "scale_worker.py"
@@ -19,7 +21,7 @@ WORKER_TIMEOUT = 3600.0
 
 
 def run_worker(spec: dict[str, Any], cwd: Path) -> dict[str, Any]:
-    """One measurement in a fresh interpreter; its last stdout line is the JSON result."""
+    """One phase in a fresh interpreter; its last stdout line is the JSON result."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(WORKER), json.dumps(spec)],
@@ -32,12 +34,63 @@ def run_worker(spec: dict[str, Any], cwd: Path) -> dict[str, Any]:
     )
     if done.returncode != 0 or not done.stdout.strip():
         raise RuntimeError(
-            f"scale worker ({spec['mode']}, {spec['paragraphs']}) failed "
+            f"scale worker ({spec['phase']}, {spec['mode']}, {spec['paragraphs']}) failed "
             f"(exit {done.returncode}):\n{done.stderr[-3000:]}"
         )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_s"] = round(time.perf_counter() - started, 2)
     return result
+
+
+def peak_rss_of(pid: int) -> float | None:
+    """A running process's peak RSS (VmHWM) in MB, where /proc tells it."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def measure_one(
+    size: int, mode: str, manifest: Path, data_dir: Path, questions: Path, repeats: int
+) -> dict[str, Any]:
+    """Ingest, then serve, one corpus in one mode."""
+    spec: dict[str, Any] = {
+        "manifest": str(manifest),
+        "data_dir": str(data_dir),
+        "mode": mode,
+        "questions": str(questions),
+        "repeats": repeats,
+        "paragraphs": size,
+        "chroma_port": 0,
+    }
+    server = None
+    row: dict[str, Any] = {"mode": mode}
+    try:
+        if mode == "server":
+            started = time.perf_counter()
+            server = start_chroma(data_dir / "server")
+            row["server_start_s"] = round(time.perf_counter() - started, 2)
+            spec["chroma_port"] = server.port
+        ingested = run_worker({**spec, "phase": "ingest"}, data_dir.parent)
+        served = run_worker({**spec, "phase": "serve"}, data_dir.parent)
+        if server is not None:
+            row["server_rss_mb"] = peak_rss_of(server.process.pid)
+    finally:
+        if server is not None:
+            server.stop()
+    row.update({k: v for k, v in ingested.items() if k != "rss_mb"})
+    row.update({k: v for k, v in served.items() if k not in ("rss_mb", "process_s")})
+    row["ingest_rss_mb"] = ingested["rss_mb"]
+    row["serve_rss_mb"] = served["rss_mb"]
+    # The larger of the two processes; with a server, the server's peak on top.
+    row["rss_mb"] = round(
+        max(ingested["rss_mb"], served["rss_mb"]) + (row.get("server_rss_mb") or 0.0), 1
+    )
+    row["disk_mb"] = dir_size_mb(data_dir / "server" if mode == "server" else data_dir / "chroma")
+    return row
 
 
 def measure(
@@ -53,16 +106,10 @@ def measure(
             for mode in modes:
                 log(f"scale: {size} paragraphs, {mode} Chroma …")
                 data_dir = root / f"data-{size}-{mode}"
-                spec = {
-                    "manifest": str(manifest),
-                    "data_dir": str(data_dir),
-                    "mode": mode,
-                    "questions": str(questions),
-                    "repeats": repeats,
-                    "paragraphs": size,
-                }
+                data_dir.mkdir(parents=True)
                 try:
-                    row = {"paragraphs": size, "generate_s": generated, **run_worker(spec, root)}
+                    one = measure_one(size, mode, manifest, data_dir, questions, repeats)
+                    row = {"paragraphs": size, "generate_s": generated, **one}
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
                     rows.append({"paragraphs": size, "mode": mode, "error": str(exc)[-2000:]})
                     log(f"scale: {size} {mode} failed: {exc}")
@@ -72,8 +119,10 @@ def measure(
                 rows.append(row)
                 log(
                     f"scale: {size} {mode}: ingest {row['ingest_s']} s, "
-                    f"query p95 {row['query_p95_ms']} ms, rss {row['rss_mb']} MB"
-                    + (f" (bot start failed: {row['open_error']})" if "open_error" in row else "")
+                    f"answer p95 {row['answer_p95_ms']} ms, rss {row['rss_mb']} MB "
+                    f"(ingest {row['ingest_rss_mb']}, serve {row['serve_rss_mb']}"
+                    + (f", server {row['server_rss_mb']}" if "server_rss_mb" in row else "")
+                    + ")"
                 )
     return rows
 
@@ -85,7 +134,8 @@ def _remove(path: Path) -> None:
 
 
 def plot(rows: list[dict[str, Any]], path: Path, machine: dict[str, Any]) -> Path | None:
-    """Query latency and ingest time against corpus size (log-log), one line per mode."""
+    """Answer latency, ingest time and peak RSS against corpus size (log-log), one line per
+    Chroma mode."""
     try:
         import matplotlib
     except ImportError:
@@ -99,21 +149,23 @@ def plot(rows: list[dict[str, Any]], path: Path, machine: dict[str, Any]) -> Pat
         return None
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4.2))
     colors = {"embedded": "tab:blue", "server": "tab:orange"}
     for mode in sorted({r["mode"] for r in rows}):
         mine = sorted((r for r in rows if r["mode"] == mode), key=lambda r: r["paragraphs"])
         x = [r["paragraphs"] for r in mine]
         color = colors.get(mode)
-        left.plot(x, [r["query_p50_ms"] for r in mine], "o-", color=color, label=f"{mode} p50")
-        left.plot(x, [r["query_p95_ms"] for r in mine], "s--", color=color, label=f"{mode} p95")
-        right.plot(x, [r["ingest_s"] for r in mine], "o-", color=color, label=mode)
+        left.plot(x, [r["answer_p50_ms"] for r in mine], "o-", color=color, label=f"{mode} p50")
+        left.plot(x, [r["answer_p95_ms"] for r in mine], "s--", color=color, label=f"{mode} p95")
+        middle.plot(x, [r["ingest_s"] for r in mine], "o-", color=color, label=mode)
+        right.plot(x, [r["rss_mb"] for r in mine], "o-", color=color, label=mode)
     sizes = sorted({r["paragraphs"] for r in rows})
-    left.set(ylabel="ms", title="search latency (Retriever.search, warm)")
-    right.set(ylabel="s", title="ingest time (retrieval.ingest.ingest)")
+    left.set(ylabel="ms", title="answer latency (AnswerEngine.answer, warm)")
+    middle.set(ylabel="s", title="ingest time (retrieval.ingest.ingest)")
+    right.set(ylabel="MB", title="peak RSS (larger process; + server)")
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     sparse = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
-    for ax in (left, right):
+    for ax in (left, middle, right):
         ax.set(xscale="log", yscale="log", xlabel="paragraphs")
         ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
         ax.xaxis.set_minor_formatter(NullFormatter())

@@ -1,9 +1,10 @@
-"""One scale measurement in a fresh process (run by ``scale.py``, not imported by it):
-ingest a synthetic corpus into embedded Chroma or a ``chroma run`` server started here, open
-the retrieval stack as the bot does at start, time searches, and print one JSON line with
-the timings, the data size and the peak RSS of this process (and of the server).
+"""One scale measurement phase in a fresh process (run by ``scale.py``, not imported by it),
+as the product runs them: ``ingest`` (what `g21bot ingest` does: parse, chunk, embed, write
+to Chroma) or ``serve`` (what the bot does at start and then per question: open the stack,
+answer). Prints one JSON line with the timings and the peak RSS of this process.
 
-Usage: python scale_worker.py '{"manifest": ..., "data_dir": ..., "mode": ..., ...}'"""
+Usage: python scale_worker.py '{"phase": "ingest"|"serve", "manifest": ..., "data_dir": ...,
+"chroma_port": 0 or a server's port, "questions": ..., "repeats": N}'"""
 
 from __future__ import annotations
 
@@ -11,131 +12,112 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 STARTED = time.perf_counter()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for bench.*
 
 
-def _peak_mb(who: int) -> float:
-    peak = resource.getrusage(who).ru_maxrss
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. On Linux from /proc (VmHWM): getrusage's ru_maxrss
+    survives exec, so a worker started by a large parent would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
-def paged_chunks(store: Any, page: int = 10_000) -> list[Any]:
-    """Every chunk of the collection, read a page at a time."""
-    from retrieval.store import _chunk_from
+def settings_for(spec: dict[str, Any]) -> Any:
+    from bench.common import bench_settings
 
-    collection = store.client.get_collection(store.name, embedding_function=None)
-    chunks: list[Any] = []
-    while True:
-        got = collection.get(include=["documents", "metadatas"], limit=page, offset=len(chunks))
-        if not got["ids"]:
-            break
-        chunks += [
-            _chunk_from(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)
-        ]
-    return sorted(chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index))
+    extra = {}
+    if spec.get("chroma_port"):
+        extra = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(spec["chroma_port"])}
+    return bench_settings(Path(spec["data_dir"]), G21_MANIFEST=spec["manifest"], **extra)
 
 
-def main(spec: dict[str, Any]) -> dict[str, Any]:
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ for bench.*
-    from bench.common import (
-        bench_settings,
-        dir_size_mb,
-        start_chroma,
-        summary_ms,
-        timed_median,
-    )
-    from bot.evaluate import read_questions
-    from bot.service import StackHolder, open_store
-    from retrieval.analyze import terms, warm_up
+def ingest_phase(spec: dict[str, Any]) -> dict[str, Any]:
+    from bot.service import open_store
+    from retrieval.analyze import warm_up
     from retrieval.corpus import load_corpus
     from retrieval.embeddings import make_embeddings
-    from retrieval.errors import StoreUnavailableError
     from retrieval.ingest import ingest
-    from retrieval.search import Retriever, expand_aliases
-    from retrieval.text import clean_user_text
 
+    settings = settings_for(spec)
+    warm_up()
     imports_s = time.perf_counter() - STARTED
-    data_dir = Path(spec["data_dir"])
-    mode = spec["mode"]
-    server = None
-    extra = {}
-    extra_fields: dict[str, str] = {}
-    if mode == "server":
-        started = time.perf_counter()
-        server = start_chroma(data_dir / "server")
-        extra = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port)}
-        server_start_s = time.perf_counter() - started
-    try:
-        settings = bench_settings(data_dir, G21_MANIFEST=spec["manifest"], **extra)
-        warm_up()
-        started = time.perf_counter()
-        corpus = load_corpus(settings.manifest)
-        parse_s = time.perf_counter() - started
-        choice = make_embeddings(settings.embeddings)
-        store = open_store(settings, corpus, choice)
-        started = time.perf_counter()
-        report = ingest(corpus, store, settings.chunk_tokens)
-        ingest_s = time.perf_counter() - started
-        chunks = report.added + report.updated + report.unchanged
-
-        started = time.perf_counter()
-        try:
-            retriever = StackHolder(settings, auto_ingest=False).get().retriever  # bot start
-        except StoreUnavailableError as exc:
-            # Recorded, then measured on a paged read so the query numbers still exist.
-            extra_fields["open_error"] = str(exc)[:300]
-            chunks_read = paged_chunks(store)
-            retriever = Retriever(corpus, store, choice, chunks_read, settings.min_coverage)
-        open_s = time.perf_counter() - started
-        questions = read_questions(spec["questions"])
-        retriever.search("warm-up 预热")
-        search_s, chroma_s, bm25_s = [], [], []
-        repeats = int(spec.get("repeats", 3))
-        for q in questions:
-            search_s.append(timed_median(lambda q=q: retriever.search(q.question), repeats)[0])
-            query = expand_aliases(clean_user_text(q.question))
-            vector = choice.embeddings.embed_query(query)
-            chroma_s.append(timed_median(lambda v=vector: store.query(v, 50), repeats)[0])
-            t = terms(query)
-            bm25_s.append(timed_median(lambda t=t: retriever.lexical.search(t, 50), repeats)[0])
-        rss_mb = _peak_mb(resource.RUSAGE_SELF)
-    finally:
-        if server is not None:
-            server.stop()
-    data = data_dir / "server" if server is not None else data_dir / "chroma"
-    search = summary_ms(search_s)
-    result = {
-        "mode": mode,
-        "chunks": chunks,
-        "documents": len(corpus.documents),
+    started = time.perf_counter()
+    corpus = load_corpus(settings.manifest)
+    parse_s = time.perf_counter() - started
+    choice = make_embeddings(settings.embeddings)
+    store = open_store(settings, corpus, choice)
+    started = time.perf_counter()
+    report = ingest(corpus, store, settings.chunk_tokens)
+    return {
         "imports_s": round(imports_s, 2),
         "parse_s": round(parse_s, 3),
-        "ingest_s": round(ingest_s, 2),
+        "ingest_s": round(time.perf_counter() - started, 2),
+        "chunks": report.added + report.updated + report.unchanged,
+        "documents": len(corpus.documents),
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+def serve_phase(spec: dict[str, Any]) -> dict[str, Any]:
+    from bench.common import summary_ms, timed_median
+    from bot.engine import AnswerEngine
+    from bot.evaluate import read_questions
+    from retrieval.analyze import terms
+    from retrieval.search import expand_aliases
+    from retrieval.text import clean_user_text
+
+    settings = settings_for(spec)
+    started = time.perf_counter()
+    engine = AnswerEngine(settings)
+    stack = engine.stack()  # what the bot does at start
+    open_s = time.perf_counter() - started
+    retriever = stack.retriever
+    questions = read_questions(spec["questions"])
+    engine.answer("warm-up 预热")
+    pool = min(len(retriever.chunks), 50)  # what Retriever.rank asks both indexes for
+    repeats = int(spec.get("repeats", 3))
+    answer_s, search_s, chroma_s, bm25_s = [], [], [], []
+    for q in questions:
+        answer_s.append(timed_median(lambda q=q: engine.answer(q.question), repeats)[0])
+        search_s.append(timed_median(lambda q=q: retriever.search(q.question), repeats)[0])
+        query = expand_aliases(clean_user_text(q.question))
+        vector = stack.choice.embeddings.embed_query(query)
+        chroma_s.append(
+            timed_median(
+                lambda v=vector: stack.store.nearest(v, pool, retriever.dense_filter), repeats
+            )[0]
+        )
+        t = terms(query)
+        bm25_s.append(timed_median(lambda t=t: retriever.lexical.search(t, pool), repeats)[0])
+    answer, search, chroma = summary_ms(answer_s), summary_ms(search_s), summary_ms(chroma_s)
+    return {
         "open_s": round(open_s, 2),
-        "disk_mb": dir_size_mb(data),
-        "rss_mb": rss_mb,
+        "answer_p50_ms": answer["p50"],
+        "answer_p95_ms": answer["p95"],
         "query_p50_ms": search["p50"],
         "query_p95_ms": search["p95"],
-        "chroma_p50_ms": summary_ms(chroma_s)["p50"],
-        "chroma_p95_ms": summary_ms(chroma_s)["p95"],
+        "chroma_p50_ms": chroma["p50"],
+        "chroma_p95_ms": chroma["p95"],
+        "chroma_filtered": retriever.dense_filter is not None,
         "bm25_p50_ms": summary_ms(bm25_s)["p50"],
         "bm25_chunks": len(retriever.chunks),
         "questions": len(questions),
-        **extra_fields,
+        "rss_mb": peak_rss_mb(),
     }
-    if server is not None:
-        # the server was this process's only child: its peak RSS
-        result["server_start_s"] = round(server_start_s, 2)
-        result["client_rss_mb"] = rss_mb
-        result["server_rss_mb"] = _peak_mb(resource.RUSAGE_CHILDREN)
-        result["rss_mb"] = round(rss_mb + result["server_rss_mb"], 1)
-    return result
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(json.loads(sys.argv[1]))), flush=True)
+    job = json.loads(sys.argv[1])
+    phase = ingest_phase if job["phase"] == "ingest" else serve_phase
+    print(json.dumps(phase(job)), flush=True)

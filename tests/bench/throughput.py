@@ -1,31 +1,22 @@
 """Part 4: N private-chat users each sending M questions at once, through the real
 python-telegram-bot application (``build_application``, polling) against the local Bot API
-stand-in on loopback. Replies are matched to questions per chat by their text (the answer
-each question gets, replayed with the same conversation history the bot keeps), so a lost,
-duplicated or reordered answer is counted as such."""
+stand-in on loopback, which runs in a process of its own as Telegram would. Replies are
+matched to questions per chat by their text (the answer each question gets, replayed with
+the same conversation history the bot keeps), so a lost, duplicated or reordered answer is
+counted as such."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .common import TESTS_DIR, bench_settings, percentile, quiet_logs
+from .common import bench_settings, percentile, quiet_logs
+from .remote_standin import RemoteStandIn
 
 WATCH_GROUP = 10_000  # after every handler group of the bot
 FIRST_USER = 5_000_001
-
-
-def _standin_class() -> Any:
-    """``BotApiStandIn`` from tests/telegram_standin.py (imported as the tests import it)."""
-    if str(TESTS_DIR) not in sys.path:
-        sys.path.insert(0, str(TESTS_DIR))
-    from telegram_standin import BotApiStandIn
-
-    return BotApiStandIn
 
 
 @dataclass
@@ -111,7 +102,12 @@ def score(
 
 
 async def _load(
-    data_dir: Path, questions: list[str], users: int, messages: int, throttled: bool
+    data_dir: Path,
+    questions: list[str],
+    users: int,
+    messages: int,
+    throttled: bool,
+    faults: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from telegram import Update
     from telegram.ext import TypeHandler
@@ -119,8 +115,7 @@ async def _load(
     from bot.engine import AnswerEngine
     from bot.telegram.app import build_application
 
-    standin = _standin_class()
-    with standin() as api:
+    with RemoteStandIn(faults) as api:
         settings = bench_settings(
             data_dir,
             TELEGRAM_BOT_TOKEN=api.token,
@@ -162,10 +157,10 @@ async def _load(
         await app.start()
         try:
             # every user sends all its questions at once; users interleaved
-            for k in range(messages):
-                for user, items in plan.items():
-                    items[k].pushed_at = time.time()
-                    api.private_text(user, items[k].question)
+            order = [items[k] for k in range(messages) for items in plan.values()]
+            stamps = await asyncio.to_thread(api.push, [(e.user, e.question) for e in order])
+            for item, stamp in zip(order, stamps, strict=True):
+                item.pushed_at = stamp
             timeout = 60.0 + total * 0.5
             try:
                 async with changed:
@@ -179,34 +174,73 @@ async def _load(
                 await app.stop()
             await app.shutdown()
 
-        got: dict[int, list[tuple[str, float]]] = {}
-        for record in api.requests("sendMessage"):
-            chat = record.params.get("chat_id")
-            if record.ok and chat in plan:
-                got.setdefault(int(chat), []).append(
-                    (str(record.params.get("text")), record.timestamp)
-                )
-        result = score(plan, got)
-        result.update(
-            users=users,
-            messages=messages,
-            updates=total,
-            handled=handled,
-            spec_violations=len(api.violations),
-            requests=len(api.requests()),
-            requests_per_answer=round(
-                sum(1 for r in api.requests() if r.params.get("chat_id") in plan)
-                / max(1, result["answers"]),
-                2,
-            ),
-            rate_limiter=throttled,
-        )
-        return result
+        settled = api.settle()
+        records, violations = api.records()
+    got: dict[int, list[tuple[str, float]]] = {}
+    for record in records:
+        if record.method == "sendMessage" and record.ok and record.chat_id in plan:
+            got.setdefault(int(record.chat_id), []).append((str(record.text), record.timestamp))
+    result = score(plan, got)
+    ours = [r for r in records if r.chat_id in plan]
+    result.update(
+        users=users,
+        messages=messages,
+        updates=total,
+        handled=handled,
+        spec_violations=len(violations),
+        requests=len(records),
+        requests_per_answer=round(len(ours) / max(1, result["answers"]), 2),
+        faulted_requests=sum(1 for r in records if r.fault),
+        settled=settled,
+        rate_limiter=throttled,
+    )
+    return result
 
 
 def measure(
-    data_dir: Path, questions: list[str], users: int, messages: int, throttled: bool = True
+    data_dir: Path,
+    questions: list[str],
+    users: int,
+    messages: int,
+    throttled: bool = True,
+    faults: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The load as configured (``throttled``: with the application's rate limiter)."""
+    """The load as configured (``throttled``: with the application's rate limiter;
+    ``faults``: the stand-in's ``fail_ratio`` rules)."""
     with quiet_logs("bot", "telegram", "httpx", "httpcore"):
-        return asyncio.run(_load(data_dir, questions, users, messages, throttled))
+        return asyncio.run(_load(data_dir, questions, users, messages, throttled, faults))
+
+
+# Bot API faults on a share of the calls (seeded: reproducible) or on the first calls, each
+# scenario a run of its own.
+FAULTS: dict[str, list[dict[str, Any]]] = {
+    "500 on 10% of sends": [{"method": "sendMessage", "kind": "500", "ratio": 0.1, "seed": 1}],
+    "dropped connection on 10% of sends": [
+        {"method": "sendMessage", "kind": "drop", "ratio": 0.1, "seed": 2}
+    ],
+    "429 (retry after 1 s) on 2% of sends": [
+        {"method": "sendMessage", "kind": "429", "ratio": 0.02, "seed": 3, "retry_after": 1}
+    ],
+    "1 s late answer on 10% of sends": [
+        {"method": "sendMessage", "kind": "slow", "ratio": 0.1, "seed": 4, "delay": 1.0}
+    ],
+    "answer after the 5 s read timeout on 2% of sends": [
+        {"method": "sendMessage", "kind": "slow", "ratio": 0.02, "seed": 5, "delay": 6.0}
+    ],
+    # A long poll returns up to 100 updates: a load is a handful of polls, so fault the first.
+    "500, then dropped connections, on the first 4 getUpdates": [
+        {"method": "getUpdates", "kind": "500", "count": 2},
+        {"method": "getUpdates", "kind": "drop", "count": 2},
+    ],
+}
+
+
+def measure_faults(
+    data_dir: Path, questions: list[str], users: int, messages: int
+) -> list[dict[str, Any]]:
+    """The load once per fault scenario, rate limiter off."""
+    rows = []
+    for name, rules in FAULTS.items():
+        result = measure(data_dir, questions, users, messages, throttled=False, faults=rules)
+        rows.append({"scenario": name, **result})
+    return rows
