@@ -63,6 +63,14 @@ class HashingEmbeddings(Embeddings):
 HASHING_FUSION_WEIGHT = 0.5
 
 
+def query_vector(embeddings: Embeddings, text: str) -> np.ndarray:
+    """A question's vector as float32 numpy: Chroma takes it as it is, where a list of
+    Python floats is converted and checked again on every query."""
+    if isinstance(embeddings, HashingEmbeddings):
+        return embeddings.vector(text)
+    return np.asarray(embeddings.embed_query(text), dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class EmbeddingChoice:
     """The embeddings, the id recorded with every collection built from them, and the weight

@@ -14,7 +14,7 @@ from importlib import resources
 from retrieval.analyze import han_bigrams, terms
 from retrieval.chunk import Chunk
 from retrieval.corpus import Corpus
-from retrieval.embeddings import EmbeddingChoice
+from retrieval.embeddings import EmbeddingChoice, query_vector
 from retrieval.errors import RetrievalError
 from retrieval.lexical import LexicalIndex
 from retrieval.refs import ParagraphRequest, paragraph_request
@@ -193,7 +193,7 @@ class Retriever:
         pool = len(self.chunks)
         dense: list[tuple[Chunk, float]] = []
         if dense_search:
-            vector = self.choice.embeddings.embed_query(query)
+            vector = query_vector(self.choice.embeddings, query)
             nearest = self.store.nearest(vector, min(pool, 50), self.dense_filter)
             # A chunk stored after this retriever was built is not ranked until a reload.
             dense = [(self.by_id[i], sim) for i, sim in nearest if i in self.by_id]

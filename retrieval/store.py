@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import chromadb
+import numpy as np
 
 from retrieval.chunk import Chunk
 from retrieval.embeddings import EmbeddingChoice
@@ -269,7 +270,7 @@ class VectorStore:
         ]
 
     def nearest(
-        self, vector: list[float], k: int, doc_id: str | None = None
+        self, vector: Sequence[float] | np.ndarray, k: int, doc_id: str | None = None
     ) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the ``k`` nearest chunks (of one document when
         ``doc_id`` is given). Text and metadata stay in Chroma: a caller that holds the
@@ -278,7 +279,7 @@ class VectorStore:
         got = self._guard(
             "query",
             lambda: collection.query(
-                query_embeddings=[vector],
+                query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
                 n_results=k,
                 where={"doc_id": doc_id} if doc_id else None,
                 include=["distances"],

@@ -74,6 +74,7 @@ def serve_phase(spec: dict[str, Any]) -> dict[str, Any]:
     from bot.engine import AnswerEngine
     from bot.evaluate import read_questions
     from retrieval.analyze import terms
+    from retrieval.embeddings import query_vector
     from retrieval.search import expand_aliases
     from retrieval.text import clean_user_text
 
@@ -92,7 +93,7 @@ def serve_phase(spec: dict[str, Any]) -> dict[str, Any]:
         answer_s.append(timed_median(lambda q=q: engine.answer(q.question), repeats)[0])
         search_s.append(timed_median(lambda q=q: retriever.search(q.question), repeats)[0])
         query = expand_aliases(clean_user_text(q.question))
-        vector = stack.choice.embeddings.embed_query(query)
+        vector = query_vector(stack.choice.embeddings, query)
         chroma_s.append(
             timed_median(
                 lambda v=vector: stack.store.nearest(v, pool, retriever.dense_filter), repeats
