@@ -173,6 +173,9 @@ def plot(rows: list[dict[str, Any]], path: Path, machine: dict[str, Any]) -> Pat
         ax.yaxis.set_minor_formatter(sparse)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
+    right.set_yscale("linear")  # a few hundred MB: read off a plain axis
+    right.set_ylim(bottom=0)
+    right.yaxis.set_major_formatter(plain)
     fig.suptitle(
         f"g21bot scale — {machine.get('cores')} cores, {machine.get('memory_gib')} GiB, "
         f"Python {machine.get('python')}, chromadb {machine.get('chromadb')}",
