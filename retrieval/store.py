@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -195,20 +195,13 @@ class VectorStore:
         return IngestReport(added, updated, len(gone), unchanged)
 
     def _stored_hashes(self, collection: Any) -> dict[str, str | None]:
-        """Content hash of every stored chunk, by id, read a page at a time."""
+        """Content hash of every stored chunk, by id (the metadata itself is not kept)."""
         hashes: dict[str, str | None] = {}
-        offset = 0
-        while True:
-            page = self._guard(
-                "read",
-                partial(collection.get, include=["metadatas"], limit=_PAGE, offset=offset),
-            )
+        for page in self._pages(collection, ["metadatas"]):
             for i, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
                 found = (meta or {}).get("hash")
                 hashes[i] = None if found is None else str(found)
-            if len(page["ids"]) < _PAGE:
-                return hashes
-            offset += _PAGE
+        return hashes
 
     @staticmethod
     def _upsert(collection: Any, batch: list[Chunk], vectors: list[list[float]]) -> None:
@@ -223,23 +216,30 @@ class VectorStore:
         collection = self._guard("open", lambda: self._open(create=False))
         return int(self._guard("count", collection.count))
 
-    def _read_all(
+    def _pages(
         self, collection: Any, include: list[str], where: dict[str, Any] | None = None
-    ) -> dict[str, list[Any]]:
+    ) -> Iterator[dict[str, Any]]:
         """Every record (matching ``where``), a page at a time: one `get` of a large
         collection exceeds SQLite's limit on query variables (about 32k records)."""
-        out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
         offset = 0
         while True:
             page = self._guard(
                 "read",
                 partial(collection.get, where=where, include=include, limit=_PAGE, offset=offset),
             )
+            yield page
+            if len(page["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def _read_all(
+        self, collection: Any, include: list[str], where: dict[str, Any] | None = None
+    ) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+        for page in self._pages(collection, include, where):
             for key in out:
                 out[key].extend(page[key] or [])
-            if len(page["ids"]) < _PAGE:
-                return out
-            offset += _PAGE
+        return out
 
     def all_chunks(self, doc_id: str | None = None) -> list[Chunk]:
         """The stored chunks (of one document when ``doc_id`` is given), in reading order."""
