@@ -97,13 +97,17 @@ def split_paragraph(text: str, lang: str, max_tokens: int, overlap: int) -> list
     return [joiner.join(p).strip() for p in pieces]
 
 
+def check_budget(max_tokens: int) -> None:
+    if max_tokens < 8:
+        raise ValueError("chunk token budget must be at least 8")
+
+
 def chunk_statement(
     statement: Statement,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     overlap: int = DEFAULT_OVERLAP_SENTENCES,
 ) -> list[Chunk]:
-    if max_tokens < 8:
-        raise ValueError("chunk token budget must be at least 8")
+    check_budget(max_tokens)
     chunks = []
     for number, text in statement.paragraphs.items():
         for index, piece in enumerate(split_paragraph(text, statement.lang, max_tokens, overlap)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from retrieval.chunk import Chunk, chunk_statement
+from retrieval.chunk import Chunk, check_budget, chunk_statement
 from retrieval.corpus import Corpus
 from retrieval.store import IngestReport, VectorStore
 
@@ -14,9 +14,10 @@ def corpus_chunks(corpus: Corpus, max_tokens: int) -> list[Chunk]:
 
 
 def iter_chunks(corpus: Corpus, max_tokens: int) -> Iterator[Chunk]:
-    """Every chunk of the corpus, one statement at a time."""
-    for statement in corpus.statements():
-        yield from chunk_statement(statement, max_tokens)
+    """Every chunk of the corpus, one statement at a time; a bad budget raises here, at the
+    call, not on the first chunk taken."""
+    check_budget(max_tokens)
+    return (c for s in corpus.statements() for c in chunk_statement(s, max_tokens))
 
 
 def ingest(
@@ -28,8 +29,7 @@ def ingest(
 ) -> IngestReport:
     """Bring the store in line with the corpus, which ``load_corpus`` has parsed and checked
     whole (a malformed file stops everything before any write); chunked as it is written."""
-    if max_tokens < 8:
-        raise ValueError("chunk token budget must be at least 8")
+    chunks = iter_chunks(corpus, max_tokens)  # before the drop: a bad budget drops nothing
     if rebuild:
         store.drop()
-    return store.sync(iter_chunks(corpus, max_tokens), progress)
+    return store.sync(chunks, progress)

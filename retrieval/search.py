@@ -118,16 +118,16 @@ class CoverageGate:
             counts.update(found)
         self.n = max(1, len(doc_terms))
         self.df = counts
-        self._weights: dict[str, float] = {}
+        # IDF over the statement's paragraphs (both languages): fixed once the index is built,
+        # and the same for every term the statement lacks.
+        self._weights = {t: self._idf(c) for t, c in counts.items()}
+        self._unknown = self._idf(0)
+
+    def _idf(self, count: int) -> float:
+        return math.log(1 + self.n / (count + 0.5))
 
     def weight(self, term: str) -> float:
-        """IDF of ``term`` over the statement's paragraphs (both languages)."""
-        found = self._weights.get(term)
-        if found is None:
-            found = math.log(1 + self.n / (self.df.get(term, 0) + 0.5))
-            if len(self._weights) < 100_000:  # questions bring new words: stay bounded
-                self._weights[term] = found
-        return found
+        return self._weights.get(term, self._unknown)
 
     def unknown_names(self, question: str) -> list[str]:
         """Names and 《titles》 in the question that the statement never uses."""

@@ -14,22 +14,19 @@ from typing import Any
 from .common import bench_settings, median, percentile, summary_ms
 
 
-def measure(data_dir: Path, questions: list[Any], repeats: int) -> dict[str, Any]:
-    """Each question ``repeats`` times; per question the median; p50/p95 over questions."""
-    from bot.engine import AnswerEngine
+def timings(engine: Any, questions: list[Any], repeats: int) -> dict[str, Any]:
+    """Per question the median time (s) of the whole answer, the search, and its two lookups
+    alone (the Chroma call the retriever makes, the BM25 query), and the last answer."""
     from retrieval.analyze import terms
     from retrieval.embeddings import query_vector
     from retrieval.search import expand_aliases
     from retrieval.text import clean_user_text
 
-    engine = AnswerEngine(bench_settings(data_dir))
     stack = engine.stack()
     retriever = stack.retriever
     engine.answer("warm-up 预热")  # dictionaries and indexes load on first use
     pool = min(len(retriever.chunks), 50)  # what Retriever.rank asks both indexes for
-
-    answer_s, chroma_s, bm25_s, search_s = [], [], [], []
-    answers = []
+    out: dict[str, Any] = {"answer": [], "chroma": [], "bm25": [], "search": [], "answers": []}
     for q in questions:
         query = expand_aliases(clean_user_text(q.question))
         vector = query_vector(stack.choice.embeddings, query)
@@ -51,11 +48,26 @@ def measure(data_dir: Path, questions: list[Any], repeats: int) -> dict[str, Any
                 times[name].append(time.perf_counter() - started)
                 if name == "answer":
                     last_answer = result
-        answers.append(last_answer)
-        answer_s.append(median(times["answer"]))
-        chroma_s.append(median(times["chroma"]))
-        bm25_s.append(median(times["bm25"]))
-        search_s.append(median(times["search"]))
+        out["answers"].append(last_answer)
+        for name, took in times.items():
+            out[name].append(median(took))
+    return out
+
+
+def measure(data_dir: Path, questions: list[Any], repeats: int) -> dict[str, Any]:
+    """Each question ``repeats`` times; per question the median; p50/p95 over questions."""
+    from bot.engine import AnswerEngine
+
+    engine = AnswerEngine(bench_settings(data_dir))
+    retriever = engine.stack().retriever
+    took = timings(engine, questions, repeats)
+    answer_s, chroma_s, bm25_s, search_s = (
+        took["answer"],
+        took["chroma"],
+        took["bm25"],
+        took["search"],
+    )
+    answers = took["answers"]
 
     answer_ms = summary_ms(answer_s)
     chroma_ms = summary_ms(chroma_s)

@@ -8,7 +8,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,17 +78,6 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
-
-
-def timed_median(call: Any, repeats: int) -> tuple[float, Any]:
-    """Median wall time (s) of ``repeats`` calls, and the last call's result."""
-    times = []
-    result = None
-    for _ in range(max(1, repeats)):
-        started = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - started)
-    return median(times), result
 
 
 def _cpu_model() -> str:

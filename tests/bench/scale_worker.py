@@ -70,38 +70,20 @@ def ingest_phase(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def serve_phase(spec: dict[str, Any]) -> dict[str, Any]:
-    from bench.common import summary_ms, timed_median
+    from bench.answer_path import timings
+    from bench.common import summary_ms
     from bot.engine import AnswerEngine
     from bot.evaluate import read_questions
-    from retrieval.analyze import terms
-    from retrieval.embeddings import query_vector
-    from retrieval.search import expand_aliases
-    from retrieval.text import clean_user_text
 
     settings = settings_for(spec)
     started = time.perf_counter()
     engine = AnswerEngine(settings)
-    stack = engine.stack()  # what the bot does at start
+    retriever = engine.stack().retriever  # what the bot does at start
     open_s = time.perf_counter() - started
-    retriever = stack.retriever
     questions = read_questions(spec["questions"])
-    engine.answer("warm-up 预热")
-    pool = min(len(retriever.chunks), 50)  # what Retriever.rank asks both indexes for
-    repeats = int(spec.get("repeats", 3))
-    answer_s, search_s, chroma_s, bm25_s = [], [], [], []
-    for q in questions:
-        answer_s.append(timed_median(lambda q=q: engine.answer(q.question), repeats)[0])
-        search_s.append(timed_median(lambda q=q: retriever.search(q.question), repeats)[0])
-        query = expand_aliases(clean_user_text(q.question))
-        vector = query_vector(stack.choice.embeddings, query)
-        chroma_s.append(
-            timed_median(
-                lambda v=vector: stack.store.nearest(v, pool, retriever.dense_filter), repeats
-            )[0]
-        )
-        t = terms(query)
-        bm25_s.append(timed_median(lambda t=t: retriever.lexical.search(t, pool), repeats)[0])
-    answer, search, chroma = summary_ms(answer_s), summary_ms(search_s), summary_ms(chroma_s)
+    took = timings(engine, questions, int(spec.get("repeats", 3)))
+    answer, search = summary_ms(took["answer"]), summary_ms(took["search"])
+    chroma = summary_ms(took["chroma"])
     return {
         "open_s": round(open_s, 2),
         "answer_p50_ms": answer["p50"],
@@ -111,7 +93,7 @@ def serve_phase(spec: dict[str, Any]) -> dict[str, Any]:
         "chroma_p50_ms": chroma["p50"],
         "chroma_p95_ms": chroma["p95"],
         "chroma_filtered": retriever.dense_filter is not None,
-        "bm25_p50_ms": summary_ms(bm25_s)["p50"],
+        "bm25_p50_ms": summary_ms(took["bm25"])["p50"],
         "bm25_chunks": len(retriever.chunks),
         "questions": len(questions),
         "rss_mb": peak_rss_mb(),
