@@ -46,22 +46,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"g21bot: {exc}", file=sys.stderr)
             return 2
-    done = 0
+    done = {"embedded": 0, "written": 0}
 
-    def progress(n: int) -> None:
-        nonlocal done
-        done += n
+    def progress(stage: str, n: int) -> None:
+        done[stage] += n
         if total >= 200 and sys.stderr.isatty():
             width = 30
-            filled = int(width * done / total)
+            filled = int(width * done[stage] / total)
             print(
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} chunks",
+                f"\r{stage:>8} [{'#' * filled}{'.' * (width - filled)}] {done[stage]}/{total}"
+                " chunks",
                 end="",
                 file=sys.stderr,
                 flush=True,
             )
 
-    report = run_ingest(settings, rebuild=args.rebuild, progress=progress, corpus=corpus)
+    # This process only ingests: the analyzers can go before Chroma's index grows.
+    report = run_ingest(settings, args.rebuild, progress, corpus, release_analyzers=True)
     if total >= 200 and sys.stderr.isatty():
         print(file=sys.stderr)
     elapsed = time.perf_counter() - started

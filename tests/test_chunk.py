@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import tiktoken
 
+from retrieval import tokens as retrieval_tokens
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk, chunk_statement
 from retrieval.corpus import Corpus
 from retrieval.parse import Statement, parse_statement
@@ -51,6 +52,16 @@ def assert_chunks_cover(paragraph: str, pieces: list[str]) -> None:
         covered[found : found + len(needle)] = [True] * len(needle)
         start = found
     assert all(covered), "chunks leave part of the paragraph out"
+
+
+def test_our_encoding_is_the_offline_cl100k(
+    statements: list[Statement], encoding: tiktoken.Encoding
+) -> None:
+    # retrieval.tokens builds its own instance (so an ingest can let it go): the same one.
+    ours = retrieval_tokens.encoding()
+    assert ours is not encoding and ours.name == retrieval_tokens.ENCODING_NAME == encoding.name
+    text = "\n".join(t for s in statements for t in s.paragraphs.values())
+    assert ours.encode(text, disallowed_special=()) == encoding.encode(text, disallowed_special=())
 
 
 @pytest.mark.parametrize("budget", BUDGETS)

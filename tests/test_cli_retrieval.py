@@ -81,6 +81,8 @@ def test_ingest_twice(run_cli: Callable[..., CliResult], g21_env: Path) -> None:
     assert first.code == 0, first.err
     assert "30 chunks: 30 added, 0 updated, 0 deleted, 0 unchanged" in first.out
     assert (g21_env / "chroma").is_dir()
+    # Vectors are parked under the data dir between the passes, and gone after.
+    assert not [p for p in g21_env.iterdir() if p.name.startswith("g21-ingest-")]
     second = run_cli("ingest")
     assert second.code == 0, second.err
     assert "0 added, 0 updated, 0 deleted, 30 unchanged" in second.out

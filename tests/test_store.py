@@ -12,6 +12,8 @@ import pytest
 
 from bot.service import StackHolder
 from bot.settings import Settings
+from retrieval import analyze, tokens
+from retrieval.analyze import terms
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.embeddings import HASHING_VERSION, EmbeddingChoice, make_embeddings
@@ -19,6 +21,7 @@ from retrieval.errors import IndexNotReadyError, StoreMismatchError, StoreUnavai
 from retrieval.ingest import ingest
 from retrieval.search import Retriever
 from retrieval.store import VectorStore, collection_name, open_client
+from retrieval.tokens import count_tokens
 
 if TYPE_CHECKING:
     from conftest import ChromaServer, CliResult
@@ -48,6 +51,58 @@ def test_sync_is_idempotent(
     assert second.unchanged == len(chunks)
     assert second.summary().startswith("0 added, 0 updated, 0 deleted")
     assert store.count() == len(chunks)
+
+
+def test_sync_embeds_everything_before_it_writes_anything(
+    chroma_client: Any,
+    collection_name: str,
+    hashing: EmbeddingChoice,
+    chunks: list[Chunk],
+    tmp_path: Path,
+) -> None:
+    spill = tmp_path / "spill"  # not tmp_path itself: an embedded client lives there
+    spill.mkdir()
+    store = new_store(chroma_client, collection_name, hashing)
+    heard: list[tuple[str, int]] = []
+    at_hook: list[tuple[int, list[str]]] = []
+
+    def embedded() -> None:
+        # Everything is parked and nothing written yet: the analyzers may go now.
+        at_hook.append((store.count(), sorted(p.name for p in spill.iterdir())))
+
+    report = store.sync(chunks, lambda stage, n: heard.append((stage, n)), spill, embedded)
+    assert report.added == len(chunks)
+    assert at_hook and at_hook[0][0] == 0
+    assert len(at_hook[0][1]) == 1 and at_hook[0][1][0].startswith("g21-ingest-")
+    stages = [stage for stage, _ in heard]
+    assert stages == sorted(stages)  # every "embedded" before the first "written"
+    assert sum(n for stage, n in heard if stage == "embedded") == len(chunks)
+    assert sum(n for stage, n in heard if stage == "written") == len(chunks)
+    assert list(spill.iterdir()) == []  # the parked vectors are gone
+    assert store.all_chunks() == sorted(
+        chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index)
+    )
+
+
+def test_a_failed_write_leaves_no_parked_vectors(
+    chroma_client: Any,
+    collection_name: str,
+    hashing: EmbeddingChoice,
+    chunks: list[Chunk],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    store = new_store(chroma_client, collection_name, hashing)
+
+    def refuse(*_: Any) -> None:
+        raise ConnectionError("the server went away")
+
+    monkeypatch.setattr(VectorStore, "_upsert", staticmethod(refuse))
+    with pytest.raises(StoreUnavailableError, match="write failed"):
+        store.sync(chunks, spill_dir=spill)
+    assert list(spill.iterdir()) == []
 
 
 def test_round_trip_keeps_text_and_metadata(
@@ -138,6 +193,22 @@ def test_rebuild_drops_and_refills(
     report = ingest(corpus, store, DEFAULT_MAX_TOKENS, rebuild=True)
     assert report.added == store.count() == 30
     assert report.updated == report.deleted == 0
+
+
+def test_an_ingest_only_process_lets_the_analyzers_go_and_they_come_back(
+    chroma_client: Any, collection_name: str, hashing: EmbeddingChoice, corpus: Corpus
+) -> None:
+    question = "无核武器区和核裁军的法律文书"
+    before = (terms(question), count_tokens(question))
+    store = new_store(chroma_client, collection_name, hashing)
+    report = ingest(corpus, store, DEFAULT_MAX_TOKENS, release_analyzers=True)
+    assert report.added == store.count() == 30
+    # Let go: nothing holds jieba's dictionary or tiktoken's ranks any more.
+    assert analyze._jieba.cache_info().currsize == 0
+    assert tokens.encoding.cache_info().currsize == 0
+    # And loaded again on use, the same (with the domain dictionary).
+    assert (terms(question), count_tokens(question)) == before
+    assert Retriever(corpus, store, hashing).search("核裁军高级别会议").paragraphs
 
 
 def test_collection_names_differ_by_embeddings() -> None:

@@ -43,11 +43,9 @@ def settings_for(spec: dict[str, Any]) -> Any:
 
 
 def ingest_phase(spec: dict[str, Any]) -> dict[str, Any]:
-    from bot.service import open_store
+    from bot.service import run_ingest
     from retrieval.analyze import warm_up
     from retrieval.corpus import load_corpus
-    from retrieval.embeddings import make_embeddings
-    from retrieval.ingest import ingest
 
     settings = settings_for(spec)
     warm_up()
@@ -55,10 +53,9 @@ def ingest_phase(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     corpus = load_corpus(settings.manifest)
     parse_s = time.perf_counter() - started
-    choice = make_embeddings(settings.embeddings)
-    store = open_store(settings, corpus, choice)
     started = time.perf_counter()
-    report = ingest(corpus, store, settings.chunk_tokens)
+    # As `g21bot ingest` runs it: a process that only ingests lets the analyzers go.
+    report = run_ingest(settings, corpus=corpus, release_analyzers=True)
     return {
         "imports_s": round(imports_s, 2),
         "parse_s": round(parse_s, 3),
