@@ -35,7 +35,7 @@ class Spill:
     def add(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         if self._vectors is None or self._chunks is None:
             raise RuntimeError("spill is already being read")
-        if not chunks and not vectors:
+        if len(chunks) == 0 == len(vectors):
             return
         array = np.asarray(vectors, dtype=np.float32)
         if array.shape != (len(chunks), self.dimension):
@@ -52,8 +52,6 @@ class Spill:
     def batches(self, size: int) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         """Everything added, in order, ``size`` pairs at a time."""
         self._finish_writing()
-        if self.count == 0:
-            return
         with (
             self._vectors_path.open("rb") as vectors,
             self._chunks_path.open(encoding="utf-8") as lines,
