@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.answer import Answer
-from bot.evaluate import quote_is_valid
-from bot.service import run_ingest
-from bot.settings import Settings
+from bot.answering.answer import Answer
+from bot.entry.evaluate import quote_is_valid
+from bot.answering.stack import run_ingest
+from bot.ops.settings import Settings
 from retrieval.corpus import Document
 
 _INGESTED: dict[str, Path] = {}

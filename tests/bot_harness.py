@@ -28,9 +28,9 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram_standin import BOT_USERNAME, BotApiStandIn, RecordedRequest
 
-from bot.engine import AnswerEngine
-from bot.service import run_ingest
-from bot.settings import Settings
+from bot.answering.engine import AnswerEngine
+from bot.answering.stack import run_ingest
+from bot.ops.settings import Settings
 
 JSONDict = dict[str, Any]
 WATCH_GROUP = 10_000  # after every handler group of the bot

@@ -17,8 +17,8 @@ from answer_support import forget_openai_clients
 from chroma_process import ChromaServer, free_port, start_chroma_server
 from openai_standin import OpenAIStandIn
 
-from bot.cli import main as cli_main
-from bot.settings import Settings
+from bot.entry.cli import main as cli_main
+from bot.ops.settings import Settings
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
 from retrieval.corpus import Corpus, default_manifest, load_corpus
 from retrieval.embeddings import EmbeddingChoice, make_embeddings
@@ -115,7 +115,7 @@ class CliResult:
 def run_cli(
     g21_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Callable[..., CliResult]]:
-    """Runs `g21bot ARGS…` in this process (``bot.cli.main``) in the ``g21_env`` environment;
+    """Runs `g21bot ARGS…` in this process (``bot.entry.cli.main``) in the ``g21_env`` environment;
     the logging set-up the CLI installs is undone afterwards."""
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level

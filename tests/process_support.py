@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.ops.settings import Settings
 
 
 def settings_free_env(drop: Iterable[str] = (), **values: str) -> dict[str, str]:

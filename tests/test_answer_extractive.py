@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from answer_support import assert_grounded, ingested_data_dir, settings_for
 
-from bot.answer import Answer, Turn
-from bot.conversation import refers_back, shifted_topic, trim_history
-from bot.engine import AnswerEngine
-from bot.messages import message
-from bot.service import StackHolder
+from bot.answering.answer import Answer, Turn
+from bot.answering.conversation import refers_back, shifted_topic, trim_history
+from bot.answering.engine import AnswerEngine
+from bot.answering.messages import message
+from bot.answering.stack import StackHolder
 from retrieval.corpus import Document
 from retrieval.errors import StoreUnavailableError
 from retrieval.tokens import count_tokens

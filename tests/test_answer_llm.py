@@ -28,11 +28,11 @@ from openai_standin import (
     text,
 )
 
-from bot.answer import Answer, Turn
-from bot.engine import AnswerEngine
-from bot.llm import CONTEXT_PARAGRAPHS
-from bot.messages import message
-from bot.service import StackHolder
+from bot.answering.answer import Answer, Turn
+from bot.answering.engine import AnswerEngine
+from bot.answering.llm import CONTEXT_PARAGRAPHS
+from bot.answering.messages import message
+from bot.answering.stack import StackHolder
 from retrieval.corpus import Document
 from retrieval.text import clean_user_text
 

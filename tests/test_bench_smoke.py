@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import bot.cli
+import bot.entry.cli
 
 QUESTIONS = [
     {
@@ -124,7 +124,7 @@ def test_bench_smallest_run_reports_every_part(
 def test_bench_without_checkout_explains(
     run_cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.cli, "bench_dir", lambda: tmp_path / "no-tests" / "bench")
+    monkeypatch.setattr(bot.entry.cli, "bench_dir", lambda: tmp_path / "no-tests" / "bench")
     result = run_cli("bench", "--quick")
     assert result.code == 2
     assert "tests" in result.err and "checkout" in result.err

@@ -8,7 +8,7 @@ import re
 import pytest
 from telegram_standin import check_html, plain_text
 
-from bot.answer import Answer, Citation
+from bot.answering.answer import Answer, Citation
 from bot.telegram.render import (
     MAX_MESSAGE,
     citation_keyboard,

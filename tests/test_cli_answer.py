@@ -1,4 +1,4 @@
-"""`g21bot ask`, `g21bot chat` and `g21bot eval`, run in process through ``bot.cli.main``."""
+"""`g21bot ask`, `g21bot chat` and `g21bot eval`, run in process through ``bot.entry.cli.main``."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from openai_standin import (
     text,
 )
 
-from bot.cli import main
-from bot.messages import message
+from bot.entry.cli import main
+from bot.answering.messages import message
 from retrieval.corpus import Document, load_corpus
 
 SCORE_KEYS = {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot.settings import Settings
+from bot.ops.settings import Settings
 
 if TYPE_CHECKING:
     from conftest import CliResult
@@ -234,8 +234,8 @@ def test_eval_json(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
 # Run in a fresh interpreter: what does the store hold, and does a vector query see it?
 PROBE = r"""
 import json, sys
-from bot.service import StackHolder
-from bot.settings import Settings
+from bot.answering.stack import StackHolder
+from bot.ops.settings import Settings
 stack = StackHolder(Settings(), auto_ingest=False).get()
 store, embed = stack.store, stack.choice.embeddings
 dense = store.query(embed.embed_query(sys.argv[1]), 3)
@@ -274,7 +274,7 @@ def test_ingest_is_durable_across_processes(tmp_path: Path, corpus_copy: Path) -
     """chromadb #6975: writes below the HNSW sync threshold could be lost at exit. Every step
     runs in its own process, so only what reached the disk counts."""
     data_dir = tmp_path / "data"
-    out = _run(["-m", "bot.cli", "ingest"], data_dir, tmp_path).stdout
+    out = _run(["-m", "bot.entry.cli", "ingest"], data_dir, tmp_path).stdout
     assert "30 added" in out
 
     seen = _probe("International Court of Justice advisory opinion", data_dir, tmp_path)
@@ -290,7 +290,7 @@ def test_ingest_is_durable_across_processes(tmp_path: Path, corpus_copy: Path) -
         ),
         encoding="utf-8",
     )
-    args = ["-m", "bot.cli", "ingest", "--manifest", str(corpus_copy)]
+    args = ["-m", "bot.entry.cli", "ingest", "--manifest", str(corpus_copy)]
     out = _run(args, data_dir, tmp_path).stdout
     assert "0 added, 1 updated, 0 deleted" in out
 

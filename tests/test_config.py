@@ -17,7 +17,7 @@ from conftest import CliResult
 from dotenv import dotenv_values
 from openai_standin import OpenAIStandIn, structured
 
-from bot.settings import Settings, env_example
+from bot.ops.settings import Settings, env_example
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -187,7 +187,7 @@ def test_a_valid_configuration_passes_the_checks(
     g21_env: Path, monkeypatch: pytest.MonkeyPatch, no_openai_env: None
 ) -> None:
     """The table's base values are valid: each case fails because of its own change."""
-    from bot.preflight import check
+    from bot.entry.preflight import check
 
     for name, value in BASE_ENV.items():
         if value:
@@ -199,7 +199,7 @@ def test_a_valid_configuration_passes_the_checks(
 def test_openai_model_with_a_key_passes_the_checks(
     g21_env: Path, monkeypatch: pytest.MonkeyPatch, no_openai_env: None
 ) -> None:
-    from bot.preflight import check
+    from bot.entry.preflight import check
 
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("G21_LLM_MODEL", "openai:gpt-4o-mini")

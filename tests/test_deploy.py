@@ -24,8 +24,8 @@ import yaml
 from process_support import child_process, terminate
 from telegram_standin import BotApiStandIn
 
-from bot.cli import build_parser
-from bot.settings import Settings
+from bot.entry.cli import build_parser
+from bot.ops.settings import Settings
 from bot.telegram.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,9 +36,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from telegram_standin import BOT_USERNAME, BotApiStandIn, TelegramHTML, check_html
 
-from bot.answer import Turn
-from bot.engine import AnswerEngine
-from bot.messages import MESSAGES
+from bot.answering.answer import Turn
+from bot.answering.engine import AnswerEngine
+from bot.answering.messages import MESSAGES
 from bot.telegram.render import MAX_MESSAGE, split_message
 from retrieval.corpus import Document
 from retrieval.refs import find_references

@@ -37,9 +37,9 @@ from process_support import child_process, settings_free_env, terminate
 from prometheus_client.parser import text_string_to_metric_families
 from telegram_standin import BotApiStandIn
 
-from bot.logs import REDACTED, JsonFormatter, Redactor, setup_logging
-from bot.messages import message
-from bot.settings import Settings
+from bot.ops.logs import REDACTED, JsonFormatter, Redactor, setup_logging
+from bot.answering.messages import message
+from bot.ops.settings import Settings
 from bot.telegram.server import SECRET_HEADER, create_app
 
 TOKEN = "8123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_"
@@ -326,7 +326,7 @@ def delta(
 @contextlib.asynccontextmanager
 async def webhook_client(bot: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The bot's ASGI app (webhook, probes, metrics) in process."""
-    transport = httpx.ASGITransport(app=create_app(bot.settings, bot.app))
+    transport = httpx.ASGITransport(app=create_app(bot.ops.settings, bot.app))
     async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
         yield http
 

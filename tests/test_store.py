@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import chromadb.utils.embedding_functions as chroma_embedding_functions
 import pytest
 
-from bot.service import StackHolder
-from bot.settings import Settings
+from bot.answering.stack import StackHolder
+from bot.ops.settings import Settings
 from retrieval import analyze, tokens
 from retrieval.analyze import terms
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer import Citation
-from bot.evaluate import quote_is_valid
-from bot.verify import clean_markers, locate_quote, markers, verify_citations
+from bot.answering.answer import Citation
+from bot.entry.evaluate import quote_is_valid
+from bot.answering.verify import clean_markers, locate_quote, markers, verify_citations
 from retrieval.corpus import Document, load_corpus
 
 ALL = list(range(1, 16))

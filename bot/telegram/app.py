@@ -25,8 +25,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engine import AnswerEngine
-from bot.settings import Settings
+from bot.answering.engine import AnswerEngine
+from bot.ops.settings import Settings
 from bot.telegram import handlers as h
 from bot.telegram.request import BotApiRequest
 from retrieval.errors import RetrievalError

@@ -20,12 +20,12 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
-from bot.answer import Answer, Turn
-from bot.engine import AnswerEngine
-from bot.messages import message
-from bot.metrics import RATE_LIMITED, Stats
-from bot.ratelimit import RateLimiter
-from bot.settings import Settings
+from bot.answering.answer import Answer, Turn
+from bot.answering.engine import AnswerEngine
+from bot.answering.messages import message
+from bot.ops.metrics import RATE_LIMITED, Stats
+from bot.ops.ratelimit import RateLimiter
+from bot.ops.settings import Settings
 from bot.telegram.render import (
     citation_keyboard,
     paragraph_keyboard,
@@ -208,7 +208,7 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not is_admin(update, st.settings):
         await reply(update, message(lang, "admin_only"))
         return
-    from bot.service import run_ingest
+    from bot.answering.stack import run_ingest
 
     report = await asyncio.to_thread(run_ingest, st.settings)
     st.engine.holder.reset()

@@ -7,7 +7,7 @@ import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.answer import Answer
+from bot.answering.answer import Answer
 
 MAX_MESSAGE = 4096
 _MARKER = re.compile(r"\[¶(\d+)\]")

@@ -18,7 +18,7 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.metrics import TELEGRAM_ERRORS, TELEGRAM_RETRIES
+from bot.ops.metrics import TELEGRAM_ERRORS, TELEGRAM_RETRIES
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot.metrics import REGISTRY
-from bot.settings import Settings
+from bot.ops.metrics import REGISTRY
+from bot.ops.settings import Settings
 from bot.telegram.app import build_application
 from retrieval.errors import RetrievalError
 

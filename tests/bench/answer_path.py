@@ -56,7 +56,7 @@ def timings(engine: Any, questions: list[Any], repeats: int) -> dict[str, Any]:
 
 def measure(data_dir: Path, questions: list[Any], repeats: int) -> dict[str, Any]:
     """Each question ``repeats`` times; per question the median; p50/p95 over questions."""
-    from bot.engine import AnswerEngine
+    from bot.answering.engine import AnswerEngine
 
     engine = AnswerEngine(bench_settings(data_dir))
     retriever = engine.stack().retriever

@@ -19,8 +19,8 @@ CHILD = """\
 import time
 started = time.perf_counter()
 import json, sys
-from bot.engine import AnswerEngine
-from bot.settings import Settings
+from bot.answering.engine import AnswerEngine
+from bot.ops.settings import Settings
 imported = time.perf_counter()
 answer = AnswerEngine(Settings()).answer(sys.argv[1])
 done = time.perf_counter()
@@ -59,7 +59,7 @@ def measure(question: str, runs: int) -> dict[str, Any]:
         root = Path(tmp)
         data_dir = root / "data"
         subprocess.run(
-            [sys.executable, "-m", "bot.cli", "ingest"],
+            [sys.executable, "-m", "bot.entry.cli", "ingest"],
             cwd=root,
             env=_env(data_dir),
             check=True,

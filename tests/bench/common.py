@@ -122,7 +122,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def bench_settings(data_dir: Path, **values: Any) -> Any:
     """Offline defaults on ``data_dir``: hashing embeddings, embedded Chroma, no LLM, and no
     `.env` file; ``values`` by environment name (``TELEGRAM_BOT_TOKEN=...``)."""
-    from bot.settings import Settings
+    from bot.ops.settings import Settings
 
     base: dict[str, Any] = {
         "G21_DATA_DIR": str(data_dir),

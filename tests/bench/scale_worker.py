@@ -43,7 +43,7 @@ def settings_for(spec: dict[str, Any]) -> Any:
 
 
 def ingest_phase(spec: dict[str, Any]) -> dict[str, Any]:
-    from bot.service import run_ingest
+    from bot.answering.stack import run_ingest
     from retrieval.analyze import warm_up
     from retrieval.corpus import load_corpus
 
@@ -69,8 +69,8 @@ def ingest_phase(spec: dict[str, Any]) -> dict[str, Any]:
 def serve_phase(spec: dict[str, Any]) -> dict[str, Any]:
     from bench.answer_path import timings
     from bench.common import summary_ms
-    from bot.engine import AnswerEngine
-    from bot.evaluate import read_questions
+    from bot.answering.engine import AnswerEngine
+    from bot.entry.evaluate import read_questions
 
     settings = settings_for(spec)
     started = time.perf_counter()

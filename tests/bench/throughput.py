@@ -33,7 +33,7 @@ class Expected:
 
 def expected_replies(engine: Any, settings: Any, questions: list[str]) -> list[list[str]]:
     """One user's questions answered in order with the history the handler keeps."""
-    from bot.answer import Turn
+    from bot.answering.answer import Turn
     from bot.telegram.render import split_message
     from retrieval.text import clean_user_text
 
@@ -112,7 +112,7 @@ async def _load(
     from telegram import Update
     from telegram.ext import TypeHandler
 
-    from bot.engine import AnswerEngine
+    from bot.answering.engine import AnswerEngine
     from bot.telegram.app import build_application
 
     with RemoteStandIn(faults) as api:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.answer import Answer, Citation
-from bot.messages import message
+from bot.answering.answer import Answer, Citation
+from bot.answering.messages import message
 from retrieval.analyze import han_bigrams, terms
 from retrieval.corpus import Document
 from retrieval.refs import ParagraphRequest

@@ -7,13 +7,13 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 
-from bot.answer import Answer, Turn
-from bot.conversation import refers_back, shifted_topic, trim_history
-from bot.extractive import extractive_answer
-from bot.messages import message
-from bot.metrics import RETRIEVAL_LATENCY
-from bot.service import Stack, StackHolder
-from bot.settings import Settings
+from bot.answering.answer import Answer, Turn
+from bot.answering.conversation import refers_back, shifted_topic, trim_history
+from bot.answering.extractive import extractive_answer
+from bot.answering.messages import message
+from bot.ops.metrics import RETRIEVAL_LATENCY
+from bot.answering.stack import Stack, StackHolder
+from bot.ops.settings import Settings
 from retrieval.errors import RetrievalError, StoreUnavailableError
 from retrieval.refs import find_references
 from retrieval.search import SearchResult
@@ -38,7 +38,7 @@ class AnswerEngine:
         self.holder = holder or StackHolder(settings)
         self._llm = None
         if settings.llm_model:
-            from bot.llm import LLMAnswerer  # LangChain chat models load only when configured
+            from bot.answering.llm import LLMAnswerer  # LangChain chat models load only when configured
 
             self._llm = LLMAnswerer(settings)
 

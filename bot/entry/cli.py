@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.settings import Settings
+from bot.ops.settings import Settings
 from retrieval.errors import RetrievalError
 from retrieval.text import detect_language
 
@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from bot.service import run_ingest
+    from bot.answering.stack import run_ingest
     from retrieval.corpus import load_corpus
     from retrieval.ingest import iter_chunks
 
@@ -39,7 +39,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     # Counted, not kept: a large corpus is written a batch at a time.
     total = sum(1 for _ in iter_chunks(corpus, settings.chunk_tokens))
     if not settings.chroma_host:
-        from bot.preflight import ConfigError, writable
+        from bot.entry.preflight import ConfigError, writable
 
         try:
             writable(settings.data_dir)  # read-only, full, or below a file: say so, once
@@ -71,7 +71,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from bot.service import StackHolder
+    from bot.answering.stack import StackHolder
 
     stack = StackHolder(_settings(args)).get()
     result = stack.retriever.search(args.question, args.k)
@@ -114,7 +114,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer: object, as_json: bool) -> None:
-    from bot.answer import Answer
+    from bot.answering.answer import Answer
 
     assert isinstance(answer, Answer)
     if as_json:
@@ -124,7 +124,7 @@ def _print_answer(answer: object, as_json: bool) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from bot.engine import AnswerEngine
+    from bot.answering.engine import AnswerEngine
 
     engine = AnswerEngine(_settings(args))
     answer = asyncio.run(engine.aanswer(args.question, lang=args.lang))
@@ -133,7 +133,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.terminal import chat
+    from bot.entry.terminal import chat
 
     return chat(_settings(args), lang=args.lang)
 
@@ -150,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if sys.stdin.isatty() or args.chat:
             return cmd_chat(args)
         return 2
-    from bot.preflight import ConfigError, check
+    from bot.entry.preflight import ConfigError, check
 
     try:
         check(settings, bot=True, webhook=args.webhook)
@@ -163,8 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.engine import AnswerEngine
-    from bot.evaluate import EvalFileError, evaluate, read_questions
+    from bot.answering.engine import AnswerEngine
+    from bot.entry.evaluate import EvalFileError, evaluate, read_questions
 
     try:
         questions = read_questions(args.file)
@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bot.logs import setup_logging
+    from bot.ops.logs import setup_logging
 
     try:
         settings = Settings()

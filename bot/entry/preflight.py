@@ -7,7 +7,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.ops.settings import Settings
 from retrieval.embeddings import make_embeddings
 from retrieval.errors import RetrievalError
 from retrieval.store import open_client
@@ -59,7 +59,7 @@ def check(settings: Settings, bot: bool = False, webhook: bool = False) -> None:
         provider = settings.llm_model.partition(":")[0]
         if ":" not in settings.llm_model or not provider:
             raise ConfigError("G21_LLM_MODEL must be 'provider:model', e.g. 'openai:gpt-4o-mini'")
-        from bot.llm import chat_model
+        from bot.answering.llm import chat_model
 
         try:
             chat_model(settings)

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 from difflib import SequenceMatcher
 
-from bot.answer import Citation
+from bot.answering.answer import Citation
 from retrieval.corpus import Document
 
 log = logging.getLogger(__name__)

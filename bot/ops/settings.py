@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from retrieval.search import DEFAULT_MIN_COVERAGE
 
 IdList = Annotated[list[int], NoDecode]
 
@@ -92,8 +91,10 @@ class Settings(BaseSettings):
         le=8192,
         description="Token budget per chunk (cl100k_base); longer paragraphs split at sentences.",
     )
+    # The same default as retrieval.search.DEFAULT_MIN_COVERAGE (a test keeps them equal):
+    # loading the configuration must not load the retrieval stack.
     min_coverage: float = Field(
-        DEFAULT_MIN_COVERAGE,
+        0.45,
         alias="G21_MIN_COVERAGE",
         ge=0.0,
         le=1.0,
@@ -217,7 +218,7 @@ def env_example() -> str:
     """The text of `.env.example`: every setting, its default and its description."""
     lines = [
         "# g21bot configuration: every setting with its default. Copy to .env and edit.",
-        "# Generated from bot/settings.py (python3 dev.py env); names are fixed.",
+        "# Generated from bot/ops/settings.py (python3 dev.py env); names are fixed.",
         "",
     ]
     for field in Settings.model_fields.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.answer import Turn
+from bot.answering.answer import Turn
 from retrieval.tokens import count_tokens
 
 # A follow-up that leans on the previous turn: a pronoun, or "what about …" / "那…呢".

@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Iterable
 
-from bot.settings import Settings
+from bot.ops.settings import Settings
 
 # A Telegram bot token anywhere (httpx logs request URLs, which contain it right after
 # "/bot": no word boundary there, so the edges are "not a digit" / "not a token character").

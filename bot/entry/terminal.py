@@ -7,9 +7,9 @@ import contextlib
 import re
 import sys
 
-from bot.answer import Turn
-from bot.engine import AnswerEngine
-from bot.settings import Settings
+from bot.answering.answer import Turn
+from bot.answering.engine import AnswerEngine
+from bot.ops.settings import Settings
 
 HELP = (
     "Ask about the G-21 statement in Chinese or English. Commands: /para N (a paragraph in "

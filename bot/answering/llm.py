@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field, ValidationError
 
 import prompts
-from bot.answer import Answer, Citation, Turn
-from bot.conversation import history_text
-from bot.extractive import extractive_answer, not_covered_answer
-from bot.messages import message
-from bot.metrics import LLM_ERRORS
-from bot.settings import Settings
-from bot.verify import clean_markers, markers, verify_citations
+from bot.answering.answer import Answer, Citation, Turn
+from bot.answering.conversation import history_text
+from bot.answering.extractive import extractive_answer, not_covered_answer
+from bot.answering.messages import message
+from bot.ops.metrics import LLM_ERRORS
+from bot.ops.settings import Settings
+from bot.answering.verify import clean_markers, markers, verify_citations
 from retrieval.errors import RetrievalError
 from retrieval.text import clean_user_text, detect_language, split_sentences
 from retrieval.tokens import count_tokens
 
 if TYPE_CHECKING:
-    from bot.engine import AnswerEngine
+    from bot.answering.engine import AnswerEngine
 
 log = logging.getLogger(__name__)
 

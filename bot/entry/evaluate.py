@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.answer import Answer
-from bot.engine import AnswerEngine
+from bot.answering.answer import Answer
+from bot.answering.engine import AnswerEngine
 from retrieval.corpus import Document
 from retrieval.text import normalise_for_match
 

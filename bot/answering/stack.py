@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.ops.settings import Settings
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.embeddings import EmbeddingChoice, make_embeddings
 from retrieval.errors import IndexNotReadyError, StoreUnavailableError

@@ -1,0 +1,1 @@
+"""Answering: one engine from a question to a verified, cited answer."""

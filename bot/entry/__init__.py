@@ -1,0 +1,1 @@
+"""Entry points: the CLI, the terminal chat, eval, the preflight."""
