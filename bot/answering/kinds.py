@@ -52,6 +52,7 @@ _EXTRA_FOLD = {
 }
 _SEPARATORS = re.compile(r"[\W_]*")
 _PUNCTUATION = re.compile(r"\s*[^\w\s]")
+_OPENERS = frozenset("¿¡\"'([{<《「『【")
 # Scripts, so that a message is also tried with the other languages written like it.
 _SCRIPT_LANGS = {
     "latin": ("en", "fr", "es"),
@@ -328,6 +329,9 @@ def _smalltalk_span(cleaned: str) -> tuple[int, int, list[str]]:
     pos, details = _leading_smalltalk(folded, strict=True)
     if details and pos < len(folded):
         pos = _strip_connectors(folded, pos)
+    # Keep the opening mark of what remains ("¿qué…?", "«…»").
+    while pos > 0 and folded[pos - 1] in _OPENERS:
+        pos -= 1
     end = _trailing_start(folded, pos)
     return origin[pos], origin[end], details
 
