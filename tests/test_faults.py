@@ -102,14 +102,14 @@ def record_answers(bot: RunningBot, monkeypatch: pytest.MonkeyPatch) -> list[Ans
     """Every answer the engine composes for the bot, in order."""
     answers: list[Answer] = []
     engine = bot.state.engine
-    original = engine.answer
+    original = engine.aanswer
 
-    def recording(*args: Any, **kwargs: Any) -> Answer:
-        answer = original(*args, **kwargs)
+    async def recording(*args: Any, **kwargs: Any) -> Answer:
+        answer = await original(*args, **kwargs)
         answers.append(answer)
         return answer
 
-    monkeypatch.setattr(engine, "answer", recording)
+    monkeypatch.setattr(engine, "aanswer", recording)
     return answers
 
 

@@ -37,8 +37,8 @@ from process_support import child_process, settings_free_env, terminate
 from prometheus_client.parser import text_string_to_metric_families
 from telegram_standin import BotApiStandIn
 
-from bot.ops.logs import REDACTED, JsonFormatter, Redactor, setup_logging
 from bot.answering.messages import message
+from bot.ops.logs import REDACTED, JsonFormatter, Redactor, setup_logging
 from bot.ops.settings import Settings
 from bot.telegram.server import SECRET_HEADER, create_app
 

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from bot.ops.settings import Settings
 from retrieval.errors import RetrievalError
-from retrieval.text import detect_language
 
 log = logging.getLogger("g21bot")
 
@@ -71,12 +70,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from bot.answering.stack import StackHolder
+    from bot.answering.engine import AnswerEngine
 
-    stack = StackHolder(_settings(args)).get()
-    result = stack.retriever.search(args.question, args.k)
-    document = stack.corpus.primary
-    lang = args.lang or detect_language(args.question)
+    engine = AnswerEngine(_settings(args).model_copy(update={"llm_model": ""}))
+    result, _ = engine.search(args.question, args.k)
+    document = engine.document
+    lang = args.lang or engine.question(args.question).lang
     rows = [
         {
             "paragraph": hit.paragraph,
@@ -162,9 +161,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_bot(settings, webhook=args.webhook)
 
 
+async def _evaluate(engine: Any, questions: Any) -> dict[str, Any]:
+    from bot.entry.evaluate import evaluate
+
+    try:
+        return await evaluate(engine, questions)
+    finally:
+        await engine.aclose()
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot.answering.engine import AnswerEngine
-    from bot.entry.evaluate import EvalFileError, evaluate, read_questions
+    from bot.entry.evaluate import EvalFileError, read_questions
 
     try:
         questions = read_questions(args.file)
@@ -172,12 +180,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"g21bot: {exc}", file=sys.stderr)
         return 2
     settings = _settings(args)
-    engine = AnswerEngine(settings)
-    mode = args.mode or engine.mode
-    if mode == "llm" and engine.mode != "llm":
+    mode = args.mode or ("llm" if settings.llm_model else "extractive")
+    if mode == "llm" and not settings.llm_model:
         print("eval --mode llm needs G21_LLM_MODEL set", file=sys.stderr)
         return 2
-    report = asyncio.run(evaluate(engine, questions, mode))
+    if mode == "extractive":
+        settings = settings.model_copy(update={"llm_model": ""})
+    report = asyncio.run(_evaluate(AnswerEngine(settings), questions))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0

@@ -11,8 +11,8 @@ from typing import Any
 
 from bot.answering.answer import Answer
 from bot.answering.engine import AnswerEngine
+from bot.answering.verify import find_quote
 from retrieval.corpus import Document
-from retrieval.text import normalise_for_match
 
 
 class EvalFileError(ValueError):
@@ -50,13 +50,9 @@ def read_questions(path: str | Path) -> list[Question]:
 
 
 def quote_is_valid(document: Document, paragraph: int, quote: str) -> bool:
-    """The paragraph exists and the quote stands in one of its language versions."""
-    if paragraph not in document.numbers:
-        return False
-    needle = normalise_for_match(quote)
-    return bool(needle) and any(
-        needle in normalise_for_match(v.paragraphs[paragraph]) for v in document.versions.values()
-    )
+    """The paragraph exists and the quote stands in one of its language versions, by the
+    bot's own verification rule."""
+    return find_quote(document, paragraph, quote) is not None
 
 
 def _percentile(values: Sequence[float], share: float) -> float:
@@ -113,20 +109,18 @@ def is_ok(q: Question, a: Answer) -> bool:
     return a.abstained and not a.citations
 
 
-async def evaluate(engine: AnswerEngine, questions: list[Question], mode: str) -> dict[str, Any]:
+async def evaluate(engine: AnswerEngine, questions: list[Question]) -> dict[str, Any]:
     """Ask every question through the bot's own answer path and score the answers."""
-    document = engine.stack().corpus.primary
+    document = engine.document
     # Warm up outside the timings: dictionaries and indexes load on first use.
-    engine.answer("warm-up 预热")
+    engine.search("warm-up 预热")
     rows = []
     for q in questions:
         started = time.perf_counter()
-        answer = (
-            engine.answer(q.question) if mode == "extractive" else await engine.aanswer(q.question)
-        )
+        answer = await engine.aanswer(q.question)
         rows.append((q, answer, (time.perf_counter() - started) * 1000))
     report = score(rows, document)
-    report["mode"] = mode
+    report["mode"] = engine.mode
     report["by_lang"] = {
         lang: score([r for r in rows if r[0].lang == lang], document)
         for lang in sorted({q.lang for q in questions})

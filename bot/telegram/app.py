@@ -137,7 +137,7 @@ async def post_init(application: Application) -> None:
     # Load the indexes now, not on the first question. A store that is down must not stop
     # the bot from starting: the engine opens it again on use, and /readyz reports it.
     try:
-        await asyncio.to_thread(application.bot_data["state"].engine.stack)
+        await asyncio.to_thread(application.bot_data["state"].engine.load)
     except RetrievalError as exc:
         log.warning("indexes not loaded at start: %s", exc)
 
