@@ -156,9 +156,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"g21bot: {exc}", file=sys.stderr)
         return 2
-    from bot.telegram.app import run_bot
+    from bot.telegram.server import serve_bot
 
-    return run_bot(settings, webhook=args.webhook)
+    return serve_bot(settings, webhook=args.webhook)
 
 
 async def _evaluate(engine: Any, questions: Any) -> dict[str, Any]:

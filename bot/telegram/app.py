@@ -231,11 +231,3 @@ def build_application(
     application.add_handler(InlineQueryHandler(h.inline_query))
     application.add_error_handler(h.error_handler)
     return application
-
-
-def run_bot(settings: Settings, webhook: bool = False) -> int:
-    """`g21bot run`: polling by default, webhook with --webhook; both serve /healthz,
-    /readyz and /metrics on G21_LISTEN:G21_PORT."""
-    from bot.telegram.server import serve_bot
-
-    return serve_bot(settings, webhook)
