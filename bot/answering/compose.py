@@ -23,6 +23,11 @@ class Context:
     document: Document
     # IDF weight of a term over the statement (sentence scoring).
     weight: Callable[[str], float]
+    # The question's kind (factoid, stance, overview, list, metadata …) and, for kinds not
+    # answered from the search alone, the material to answer from: (paragraph, text) items
+    # such as an outline's points or a list's entries, each standing in its paragraph.
+    kind: str = "factoid"
+    material: tuple[tuple[int, str], ...] = ()
 
 
 class Composer(Protocol):
