@@ -170,12 +170,40 @@ async def _evaluate(engine: Any, questions: Any) -> dict[str, Any]:
         await engine.aclose()
 
 
+async def _evaluate_dialogues(settings: Any, dialogues: Any) -> dict[str, Any]:
+    from bot.answering.engine import AnswerEngine
+    from bot.entry.evaluate import evaluate_dialogues
+
+    engine = AnswerEngine(settings)
+    try:
+        return await evaluate_dialogues(engine, settings, dialogues)
+    finally:
+        await engine.aclose()
+
+
+def _report_dialogues(report: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    print(f"{report['n_dialogues']} conversations, {report['n_turns']} turns")
+    for key in ("turn_success", "dialogue_success", "citation_precision", "reply_language"):
+        print(f"{key:>20}: {report[key]}")
+    for kind, value in report["by_kind"].items():
+        print(f"{kind:>20}: {value}")
+    for turn in report["turns"]:
+        if not turn["ok"]:
+            reply = turn["reply"].replace("\n", " ")[:100]
+            print(f"  miss {turn['dialogue']} {turn['text']!r}: cited {turn['cited']} → {reply}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot.answering.engine import AnswerEngine
-    from bot.entry.evaluate import EvalFileError, read_questions
+    from bot.entry.evaluate import EvalFileError, is_dialogue_file, read_dialogues, read_questions
 
     try:
-        questions = read_questions(args.file)
+        dialogues = read_dialogues(args.file) if is_dialogue_file(args.file) else None
+        questions = [] if dialogues is not None else read_questions(args.file)
     except (EvalFileError, OSError) as exc:
         print(f"g21bot: {exc}", file=sys.stderr)
         return 2
@@ -186,6 +214,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     if mode == "extractive":
         settings = settings.model_copy(update={"llm_model": ""})
+    if dialogues is not None:
+        return _report_dialogues(asyncio.run(_evaluate_dialogues(settings, dialogues)), args.json)
     report = asyncio.run(_evaluate(AnswerEngine(settings), questions))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))

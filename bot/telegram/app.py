@@ -24,6 +24,7 @@ from telegram.ext import (
     PicklePersistence,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.answering.engine import AnswerEngine
 from bot.ops.settings import Settings
@@ -152,8 +153,10 @@ def build_application(
     engine: AnswerEngine | None = None,
     persistence: bool = True,
     webhook: bool = False,
+    request: BaseRequest | None = None,
 ) -> Application:
-    """The whole bot: settings → handlers, limits, persistence."""
+    """The whole bot: settings → handlers, limits, persistence. ``request``: a Bot API
+    client other than Telegram's (a replay of conversations in process)."""
     engine = engine or AnswerEngine(settings)
     builder = (
         ApplicationBuilder()
@@ -168,14 +171,15 @@ def build_application(
         .request(
             # Few connections: a Bot API call takes milliseconds, and every pooled
             # connection adds bookkeeping to each call.
-            BotApiRequest(
+            request
+            or BotApiRequest(
                 connection_pool_size=8,
                 retries=settings.telegram_retries,
                 backoff=settings.telegram_retry_backoff,
             )
         )
         # getUpdates: the Updater's own loop retries it (and logs), with the same offset.
-        .get_updates_request(BotApiRequest(connection_pool_size=1))
+        .get_updates_request(request or BotApiRequest(connection_pool_size=1))
         .rate_limiter(
             AIORateLimiter(
                 overall_max_rate=settings.telegram_max_rate,
