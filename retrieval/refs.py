@@ -104,6 +104,17 @@ def find_references(question: str) -> list[int]:
     return [n for n in found if not (n in seen or seen.add(n))]  # type: ignore[func-returns-value]
 
 
+def strip_references(text: str) -> str:
+    """``text`` without its paragraph references (a follow-up borrows the topic, not them)."""
+
+    def zh(match: re.Match[str]) -> str:
+        whole, tail = match.group(0), match.string[match.end() :]
+        is_ref = "段" in whole or "款" in whole or _ZH_REF_END.match(tail)
+        return " " if is_ref else whole
+
+    return " ".join(_EN_REF.sub(" ", _ZH_REF.sub(zh, text)).split())
+
+
 def paragraph_request(question: str, available: list[int]) -> ParagraphRequest | None:
     """Split the named paragraphs into those that exist and those that do not."""
     numbers = find_references(question)

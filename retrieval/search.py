@@ -96,6 +96,14 @@ _QUESTION_WORDS = re.compile(
 )
 
 
+@lru_cache(maxsize=8192)
+def features(text: str) -> frozenset[str]:
+    """The terms of ``text`` and the Chinese bigrams inside its words: what the relevance
+    gate weighs and what the answer composer matches sentences by."""
+    words = terms(text)
+    return frozenset(words) | {f"#{g}" for w in words for g in han_bigrams(w) if len(w) > 1}
+
+
 def _folded(text: str) -> str:
     return re.sub(r"[\s\-‐‑–—]+", " ", text).casefold().strip()
 
@@ -142,9 +150,10 @@ class CoverageGate:
         return [n for n in names if _folded(expand_aliases(n, inline=True)) not in self.text]
 
     def coverage(self, question: str) -> tuple[float, list[str]]:
-        words = set(terms(question))
         # Bigrams inside each word only: bigrams across word borders are mostly noise.
-        grams = {f"#{g}" for w in words for g in han_bigrams(w) if len(w) > 1}
+        found = features(question)
+        words = {t for t in found if not t.startswith("#")}
+        grams = found - words
         pools = [p for p in (words, grams) if p]
         if not pools:
             return 0.0, []

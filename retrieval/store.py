@@ -39,12 +39,6 @@ class IngestReport:
         )
 
 
-@dataclass(frozen=True)
-class VectorHit:
-    chunk: Chunk
-    similarity: float
-
-
 def open_client(data_dir: str | Path, host: str = "", port: int = 8000) -> Any:
     """A Chroma server client when ``host`` is set, else the embedded store under ``data_dir``."""
     try:
@@ -264,24 +258,6 @@ class VectorStore:
             _chunk_from(d, m) for d, m in zip(got["documents"], got["metadatas"], strict=True)
         ]
         return sorted(chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index))
-
-    def query(self, vector: list[float], k: int) -> list[VectorHit]:
-        """The ``k`` nearest chunks with their text and metadata."""
-        collection = self._guard("open", lambda: self._open(create=False))
-        got = self._guard(
-            "query",
-            lambda: collection.query(
-                query_embeddings=[vector],
-                n_results=k,
-                include=["documents", "metadatas", "distances"],
-            ),
-        )
-        return [
-            VectorHit(_chunk_from(d, m), 1.0 - float(dist))
-            for d, m, dist in zip(
-                got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
-            )
-        ]
 
     def nearest(
         self, vector: Sequence[float] | np.ndarray, k: int, doc_id: str | None = None

@@ -17,7 +17,6 @@ _CJK = (
     "\u2014\u2026"  # dash and ellipsis
 )
 CJK_CHAR = re.compile(f"[{_CJK}]")
-CJK_RUN = re.compile(f"[{_CJK}]+")
 HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 _ZH_SENTENCE_END = re.compile(r"(?<=[。；！？!?;])")
@@ -57,12 +56,3 @@ def clean_user_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     return re.sub(r"\s+", " ", text).strip()
-
-
-_PUNCT_OR_SPACE = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def normalise_for_match(text: str) -> str:
-    """Fold case, width, white space and punctuation so a quote can be found in its source."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _PUNCT_OR_SPACE.sub("", text)

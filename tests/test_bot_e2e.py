@@ -4,6 +4,7 @@ API stand-in over HTTP. Each test ends with no spec violation and no ERROR log r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -97,13 +98,13 @@ async def test_typing_shows_only_while_an_answer_takes_time(
 ) -> None:
     bot = await start_bot(G21_TYPING_DELAY=delay)
     engine = bot.state.engine
-    original = engine.answer
+    original = engine.aanswer
 
-    def answer(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(slow)  # a slow store, say (in the worker thread, as answers run)
-        return original(*args, **kwargs)
+    async def answer(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(slow)  # a slow store, say
+        return await original(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "answer", answer)
+    monkeypatch.setattr(engine, "aanswer", answer)
     await ask(bot, api.private_text(USER, MIDDLE_EAST))
     calls = [r.method for r in api.requests() if r.params.get("chat_id") == USER]
     assert calls == (["sendChatAction", "sendMessage"] if typing else ["sendMessage"])
@@ -545,10 +546,10 @@ async def test_handler_exception_apologises_and_notifies_admins(
     caplog.set_level(logging.DEBUG, logger="bot")
     bot = await start_bot(G21_ADMIN_IDS=f"{ADMIN},901")
 
-    def explode(*args: object, **kwargs: object) -> None:
+    async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the index caught fire")
 
-    monkeypatch.setattr(bot.state.engine, "answer", explode)
+    monkeypatch.setattr(bot.state.engine, "aanswer", explode)
     question = api.private_text(USER, MIDDLE_EAST, language_code="zh")
     await ask(bot, question)
     assert texts(api, USER) == ["抱歉，回答时出了问题，请再试一次。"]  # the user's language

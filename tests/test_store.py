@@ -129,8 +129,8 @@ def test_edited_paragraph_is_updated(
     stored = {c.id: c.text for c in store.all_chunks()}
     assert stored[target.id] == edited_text
     # The vector moved with the text: the new words find the paragraph by dense search alone.
-    hits = store.query(hashing.embeddings.embed_query("Zanzibar Pelican Court"), 3)
-    assert hits[0].chunk.id == target.id
+    hits = store.nearest(hashing.embeddings.embed_query("Zanzibar Pelican Court"), 3)
+    assert hits[0][0] == target.id
     assert store.sync(edited).updated == 0
 
 
@@ -144,8 +144,9 @@ def test_removed_paragraph_chunks_are_deleted(
     assert (report.added, report.updated, report.deleted) == (0, 0, len(chunks) - len(kept))
     assert store.count() == len(kept)
     assert 15 not in {c.paragraph for c in store.all_chunks()}
-    hits = store.query(hashing.embeddings.embed_query(chunks[-1].text), len(kept))
-    assert all(h.chunk.paragraph != 15 for h in hits)
+    stored = {c.id: c for c in store.all_chunks()}
+    hits = store.nearest(hashing.embeddings.embed_query(chunks[-1].text), len(kept))
+    assert all(stored[i].paragraph != 15 for i, _ in hits)
 
 
 def test_query_finds_a_chunk_by_its_own_text(
@@ -153,11 +154,12 @@ def test_query_finds_a_chunk_by_its_own_text(
 ) -> None:
     store = new_store(chroma_client, collection_name, hashing)
     store.sync(chunks)
+    stored = {c.id: c for c in store.all_chunks()}
     for chunk in (chunks[0], chunks[-1]):
-        hits = store.query(hashing.embeddings.embed_query(chunk.text), 5)
-        assert hits[0].chunk == chunk
-        assert hits[0].similarity == pytest.approx(1.0, abs=1e-3)  # cosine space
-        assert [h.similarity for h in hits] == sorted((h.similarity for h in hits), reverse=True)
+        hits = store.nearest(hashing.embeddings.embed_query(chunk.text), 5)
+        assert stored[hits[0][0]] == chunk
+        assert hits[0][1] == pytest.approx(1.0, abs=1e-3)  # cosine space
+        assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
 
 
 # --- embeddings recorded with the collection -------------------------------------------------
@@ -181,8 +183,8 @@ def test_other_embeddings_on_the_same_collection_are_refused(
     report = large.sync(chunks)
     assert report.added == len(chunks)
     assert large.count() == len(chunks)
-    hits = large.query(large.choice.embeddings.embed_query(chunks[3].text), 1)
-    assert hits[0].chunk.id == chunks[3].id
+    hits = large.nearest(large.choice.embeddings.embed_query(chunks[3].text), 1)
+    assert hits[0][0] == chunks[3].id
 
 
 def test_rebuild_drops_and_refills(
@@ -238,7 +240,7 @@ def test_chromas_default_embedding_function_never_runs(
     retriever = Retriever(corpus, store, hashing)
     result = retriever.search("What did the International Court of Justice conclude?")
     assert result.paragraphs[0] == 12
-    assert store.query(hashing.embeddings.embed_query("核裁军"), 3)
+    assert store.nearest(hashing.embeddings.embed_query("核裁军"), 3)
 
 
 def test_retriever_ranks_the_same_on_both_backends(
@@ -270,7 +272,7 @@ def test_server_that_goes_away(
     with pytest.raises(StoreUnavailableError):
         store.ping()
     with pytest.raises(StoreUnavailableError):
-        store.query(hashing.embeddings.embed_query("核裁军"), 3)
+        store.nearest(hashing.embeddings.embed_query("核裁军"), 3)
 
 
 def test_embedded_store_in_an_unusable_folder(tmp_path: Path) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from bot.answering.answer import Answer, Citation
+from bot.answering.compose import Context
 from bot.answering.messages import message
-from retrieval.analyze import han_bigrams, terms
 from retrieval.corpus import Document
 from retrieval.refs import ParagraphRequest
-from retrieval.search import CoverageGate, ParagraphHit, SearchResult
+from retrieval.search import ParagraphHit, features
 from retrieval.text import split_sentences
 
 MAX_SENTENCES = 3
@@ -29,26 +28,24 @@ class Scored:
     score: float
 
 
-@lru_cache(maxsize=4096)
-def _features(text: str) -> frozenset[str]:
-    words = terms(text)
-    return frozenset(words) | {f"#{g}" for w in words for g in han_bigrams(w) if len(w) > 1}
-
-
 def score_sentences(
-    question: str, hits: Sequence[ParagraphHit], document: Document, lang: str, gate: CoverageGate
+    question: str,
+    hits: Sequence[ParagraphHit],
+    document: Document,
+    lang: str,
+    weight: Callable[[str], float],
 ) -> list[Scored]:
     """Every sentence of the top paragraphs, scored by the IDF weight of the question terms
     it contains, with a small bonus for the paragraph's rank."""
-    wanted = _features(question)
-    total = sum(gate.weight(t) for t in wanted) or 1.0
+    wanted = features(question)
+    total = sum(weight(t) for t in wanted) or 1.0
     scored = []
     for rank, hit in enumerate(hits[:PARAGRAPHS_CONSIDERED]):
         prior = 1.0 - 0.15 * rank
         sentences = split_sentences(document.text(hit.paragraph, lang), lang)
         for position, sentence in enumerate(sentences):
-            found = _features(sentence)
-            matched = sum(gate.weight(t) for t in wanted if t in found)
+            found = features(sentence)
+            matched = sum(weight(t) for t in wanted if t in found)
             scored.append(
                 Scored(hit.paragraph, position, sentence, prior * (0.1 + matched / total))
             )
@@ -89,21 +86,28 @@ def _align(chosen: list[Scored], document: Document, source_lang: str, lang: str
     return out
 
 
-def extractive_answer(
-    question: str,
-    result: SearchResult,
-    document: Document,
-    lang: str,
-    gate: CoverageGate,
-    question_lang: str,
-) -> Answer:
+class ExtractiveComposer:
+    """Answers from the statement's own sentences: no model, no network."""
+
+    name = "extractive"
+
+    def compose(self, ctx: Context) -> Answer:
+        return extractive_answer(ctx)
+
+    async def astream(self, ctx: Context) -> AsyncIterator[str | Answer]:
+        yield self.compose(ctx)
+
+
+def extractive_answer(ctx: Context) -> Answer:
     """Compose the reply from the search result; abstain when the gate says not covered."""
+    result, document, lang = ctx.result, ctx.document, ctx.question.reply_lang
     if result.request is not None:
         return paragraph_answer(result.request, document, lang, result.paragraphs)
     if not result.covered or not result.hits:
         return not_covered_answer(document, lang, result.paragraphs)
+    question_lang = ctx.question.lang
     source_lang = question_lang if question_lang in document.versions else lang
-    scored = score_sentences(question, result.hits, document, source_lang, gate)
+    scored = score_sentences(ctx.standalone, result.hits, document, source_lang, ctx.weight)
     chosen = _align(choose(scored, result.hits[0].paragraph), document, source_lang, lang)
     lines = [message(lang, "lead")]
     citations = []

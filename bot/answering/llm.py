@@ -7,24 +7,22 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 import prompts
 from bot.answering.answer import Answer, Citation, Turn
+from bot.answering.compose import Context
 from bot.answering.conversation import history_text
-from bot.answering.extractive import extractive_answer, not_covered_answer
-from bot.answering.messages import message
+from bot.answering.extractive import not_covered_answer
+from bot.answering.verify import clean_markers, markers, verify_citations
 from bot.ops.metrics import LLM_ERRORS
 from bot.ops.settings import Settings
-from bot.answering.verify import clean_markers, markers, verify_citations
-from retrieval.errors import RetrievalError
-from retrieval.text import clean_user_text, detect_language, split_sentences
+from retrieval.analyze import terms
+from retrieval.corpus import Document
+from retrieval.text import clean_user_text, split_sentences
 from retrieval.tokens import count_tokens
-
-if TYPE_CHECKING:
-    from bot.answering.engine import AnswerEngine
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +57,10 @@ class LLMUnavailable(Exception):
     """The model failed, timed out or returned something unusable."""
 
 
+class LLMUnverified(Exception):
+    """The model answered, but none of its citations stands in the statement."""
+
+
 def chat_model(settings: Settings) -> Any:
     """The configured LangChain chat model (provider packages load only here)."""
     from langchain.chat_models import init_chat_model
@@ -84,11 +86,21 @@ def chat_model(settings: Settings) -> Any:
         ) from exc
 
 
-class LLMAnswerer:
+class LLMComposer:
+    """Answers written by a chat model from the top paragraphs, every citation verified.
+    Raises ``LLMUnavailable`` / ``LLMUnverified``: the engine then answers extractively."""
+
+    name = "llm"
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.model = chat_model(settings)
         self._paused_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        """False for a while after a failure, so a broken model is not waited for again."""
+        return time.monotonic() >= self._paused_until
 
     async def aclose(self) -> None:
         """Close the model's HTTP connections (at shutdown, on the loop that used them)."""
@@ -99,30 +111,18 @@ class LLMAnswerer:
 
     # --- prompt building -------------------------------------------------------------
 
-    def _context(self, paragraphs: list[int], engine: AnswerEngine, lang: str) -> str:
-        document = engine.stack().corpus.primary
-        return "\n\n".join(f"[¶{n}] {document.text(n, lang)}" for n in paragraphs)
-
     def _fit(
-        self,
-        question: str,
-        history: Sequence[Turn],
-        paragraphs: list[int],
-        engine: AnswerEngine,
-        lang: str,
+        self, question: str, history: Sequence[Turn], paragraphs: list[int], ctx: Context
     ) -> tuple[list[Any], list[int]]:
         """Messages that fit the window: lowest-ranked paragraphs go first, then old turns."""
-        count = engine.stack().corpus.primary.count
-        system = prompts.render("system", lang, paragraph_count=count)
+        lang, document = ctx.question.reply_lang, ctx.document
+        system = prompts.render("system", lang, paragraph_count=document.count)
         turns = list(history)
         shown = list(paragraphs)
         while True:
+            context = "\n\n".join(f"[¶{n}] {document.text(n, lang)}" for n in shown)
             user = prompts.render(
-                "answer",
-                lang,
-                context=self._context(shown, engine, lang),
-                history=history_text(turns),
-                question=question,
+                "answer", lang, context=context, history=history_text(turns), question=question
             )
             used = count_tokens(system) + count_tokens(user) + REPLY_TOKENS
             if used <= self.settings.llm_context_tokens or (len(shown) <= 1 and not turns):
@@ -135,6 +135,7 @@ class LLMAnswerer:
     # --- calls -------------------------------------------------------------------------
 
     async def condense(self, question: str, history: Sequence[Turn], lang: str) -> str:
+        """The follow-up rewritten as a standalone question by the model."""
         if not history:
             return question
         prompt = prompts.render("condense", lang, history=history_text(history), question=question)
@@ -157,48 +158,16 @@ class LLMAnswerer:
             if isinstance(partial, dict):
                 yield partial
 
-    async def astream(
-        self, engine: AnswerEngine, question: str, history: Sequence[Turn], lang: str | None
-    ) -> AsyncIterator[str | Answer]:
-        started = time.perf_counter()
-        question = clean_user_text(question)
-        question_lang = detect_language(question)
-        reply_lang = lang if lang in ("zh", "en") else question_lang
-        if not question or time.monotonic() < self._paused_until:
-            answer = engine.answer(question, history, lang)
-            answer.latency_ms = (time.perf_counter() - started) * 1000
-            yield answer
-            return
-        try:
-            stack = engine.stack()
-            try:
-                standalone = await self.condense(question, history, question_lang)
-            except Exception as exc:  # any model failure: fall back to the extractive rule
-                log.warning(
-                    "condense step failed (%s); using the extractive follow-up rule",
-                    type(exc).__name__,
-                )
-                standalone = engine.resolve(question, history, question_lang)
-            result, degraded = engine.search(standalone)
-        except RetrievalError as exc:
-            log.error("cannot answer: %s", exc)
-            yield Answer(
-                message(reply_lang, "unavailable"), [], reply_lang, "unavailable", abstained=True
-            )
-            return
-        document = stack.corpus.primary
-        gate = stack.retriever.gate
-        if result.request is not None or not result.covered:
-            # Paragraph requests are shown verbatim; out-of-scope questions never reach the model.
-            answer = extractive_answer(
-                standalone, result, document, reply_lang, gate, question_lang
-            )
-            answer.latency_ms = (time.perf_counter() - started) * 1000
-            yield answer
-            return
+    def _failed(self, exc: BaseException) -> LLMUnavailable:
+        log.warning("LLM answer failed (%s: %s); answering extractively", type(exc).__name__, exc)
+        LLM_ERRORS.inc()
+        self._paused_until = time.monotonic() + self.settings.llm_cooldown
+        return LLMUnavailable(type(exc).__name__)
 
+    async def astream(self, ctx: Context) -> AsyncIterator[str | Answer]:
+        result, document, lang = ctx.result, ctx.document, ctx.question.reply_lang
         messages, shown = self._fit(
-            question, history, result.paragraphs[:CONTEXT_PARAGRAPHS], engine, reply_lang
+            ctx.question.text, ctx.question.history, result.paragraphs[:CONTEXT_PARAGRAPHS], ctx
         )
         final: dict[str, Any] = {}
         try:
@@ -210,56 +179,30 @@ class LLMAnswerer:
                     if len(text) > len(sent):
                         sent = text
                         yield text
-            parsed = self._parse(final, document.numbers, shown, reply_lang, engine)
+            parsed = self._parse(final, shown, lang, document)
         except (Exception, TimeoutError) as exc:
-            log.warning(
-                "LLM answer failed (%s: %s); answering extractively", type(exc).__name__, exc
-            )
-            LLM_ERRORS.inc()
-            self._paused_until = time.monotonic() + self.settings.llm_cooldown
-            answer = extractive_answer(
-                standalone, result, document, reply_lang, gate, question_lang
-            )
-            answer.degraded = degraded
-            answer.latency_ms = (time.perf_counter() - started) * 1000
-            yield answer
-            return
+            raise self._failed(exc) from exc
 
         if parsed.not_covered and not parsed.citations:
-            answer = not_covered_answer(document, reply_lang, result.paragraphs)
-        else:
-            cited = [Citation(c.paragraph, c.quote) for c in parsed.citations]
-            valid = verify_citations(cited, document, shown)
-            if not valid:
-                log.warning("no citation of the LLM answer survived verification")
-                answer = extractive_answer(
-                    standalone, result, document, reply_lang, gate, question_lang
-                )
-                answer.note = message(reply_lang, "llm_unverified")
-                answer.text += "\n" + answer.note
-            else:
-                numbers = {c.paragraph for c in valid}
-                text = clean_markers(parsed.answer, numbers)
-                missing = [
-                    n for n in dict.fromkeys(c.paragraph for c in valid) if n not in markers(text)
-                ]
-                if missing:
-                    text += " " + "".join(f"[¶{n}]" for n in missing)
-                answer = Answer(text, valid, reply_lang, "llm", retrieved=result.paragraphs)
-        answer.degraded = degraded
-        answer.latency_ms = (time.perf_counter() - started) * 1000
-        yield answer
+            yield not_covered_answer(document, lang, result.paragraphs)
+            return
+        cited = [Citation(c.paragraph, c.quote) for c in parsed.citations]
+        valid = verify_citations(cited, document, shown)
+        if not valid:
+            log.warning("no citation of the LLM answer survived verification")
+            raise LLMUnverified
+        numbers = {c.paragraph for c in valid}
+        text = clean_markers(parsed.answer, numbers)
+        missing = [n for n in dict.fromkeys(c.paragraph for c in valid) if n not in markers(text)]
+        if missing:
+            text += " " + "".join(f"[¶{n}]" for n in missing)
+        yield Answer(text, valid, lang, "llm", retrieved=result.paragraphs)
 
     def _parse(
-        self,
-        raw: dict[str, Any],
-        numbers: list[int],
-        shown: list[int],
-        lang: str,
-        engine: AnswerEngine,
+        self, raw: dict[str, Any], shown: list[int], lang: str, document: Document
     ) -> LLMAnswer:
         if raw.pop("markers_only", False):
-            return self._from_markers(str(raw.get("answer", "")), shown, lang, engine)
+            return self._from_markers(str(raw.get("answer", "")), shown, lang, document)
         try:
             return LLMAnswer.model_validate(raw)
         except ValidationError as exc:
@@ -268,13 +211,10 @@ class LLMAnswerer:
             ) from exc
 
     def _from_markers(
-        self, text: str, shown: list[int], lang: str, engine: AnswerEngine
+        self, text: str, shown: list[int], lang: str, document: Document
     ) -> LLMAnswer:
         """Citations from [¶N] markers: each backed by the paragraph sentence that shares
         the most words with the sentence carrying the marker."""
-        from retrieval.analyze import terms
-
-        document = engine.stack().corpus.primary
         citations = []
         for sentence in split_sentences(text, lang):
             claim = set(terms(sentence))

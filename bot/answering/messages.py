@@ -62,6 +62,10 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# The languages every fixed message is written in: a reply is in one of these.
+REPLY_LANGUAGES: tuple[str, ...] = tuple(MESSAGES)
+
+
 def message(lang: str, key: str, **values: object) -> str:
     table = MESSAGES.get(lang, MESSAGES["en"])
     return table[key].format(**values)

@@ -74,6 +74,18 @@ def locate_quote(quote: str, paragraph: str) -> str | None:
     return paragraph[index[start] : index[end - 1] + 1]
 
 
+def find_quote(document: Document, paragraph: int, quote: str) -> str | None:
+    """The paragraph's own words for ``quote`` in any language version; None when the
+    paragraph does not exist or does not say it. The one rule for checking a citation."""
+    if paragraph not in document.numbers:
+        return None
+    for version in document.versions.values():
+        found = locate_quote(quote, version.paragraphs[paragraph])
+        if found:
+            return found
+    return None
+
+
 def verify_citations(
     citations: Iterable[Citation], document: Document, context: Iterable[int]
 ) -> list[Citation]:
@@ -88,11 +100,7 @@ def verify_citations(
         if c.paragraph not in shown:
             log.warning("dropped citation: paragraph %s was not in the context", c.paragraph)
             continue
-        found = None
-        for version in document.versions.values():
-            found = locate_quote(c.quote, version.paragraphs[c.paragraph])
-            if found:
-                break
+        found = find_quote(document, c.paragraph, c.quote)
         if not found:
             log.warning(
                 "dropped citation: quote not in paragraph %s: %r", c.paragraph, c.quote[:80]

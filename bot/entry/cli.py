@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from bot.ops.settings import Settings
 from retrieval.errors import RetrievalError
-from retrieval.text import detect_language
 
 log = logging.getLogger("g21bot")
 
@@ -71,12 +70,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from bot.answering.stack import StackHolder
+    from bot.answering.engine import AnswerEngine
 
-    stack = StackHolder(_settings(args)).get()
-    result = stack.retriever.search(args.question, args.k)
-    document = stack.corpus.primary
-    lang = args.lang or detect_language(args.question)
+    engine = AnswerEngine(_settings(args).model_copy(update={"llm_model": ""}))
+    result, _ = engine.search(args.question, args.k)
+    document = engine.document
+    lang = args.lang or engine.question(args.question).lang
     rows = [
         {
             "paragraph": hit.paragraph,
@@ -157,27 +156,67 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"g21bot: {exc}", file=sys.stderr)
         return 2
-    from bot.telegram.app import run_bot
+    from bot.telegram.server import serve_bot
 
-    return run_bot(settings, webhook=args.webhook)
+    return serve_bot(settings, webhook=args.webhook)
+
+
+async def _evaluate(engine: Any, questions: Any) -> dict[str, Any]:
+    from bot.entry.evaluate import evaluate
+
+    try:
+        return await evaluate(engine, questions)
+    finally:
+        await engine.aclose()
+
+
+async def _evaluate_dialogues(settings: Any, dialogues: Any) -> dict[str, Any]:
+    from bot.answering.engine import AnswerEngine
+    from bot.entry.evaluate import evaluate_dialogues
+
+    engine = AnswerEngine(settings)
+    try:
+        return await evaluate_dialogues(engine, settings, dialogues)
+    finally:
+        await engine.aclose()
+
+
+def _report_dialogues(report: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+    print(f"{report['n_dialogues']} conversations, {report['n_turns']} turns")
+    for key in ("turn_success", "dialogue_success", "citation_precision", "reply_language"):
+        print(f"{key:>20}: {report[key]}")
+    for kind, value in report["by_kind"].items():
+        print(f"{kind:>20}: {value}")
+    for turn in report["turns"]:
+        if not turn["ok"]:
+            reply = turn["reply"].replace("\n", " ")[:100]
+            print(f"  miss {turn['dialogue']} {turn['text']!r}: cited {turn['cited']} → {reply}")
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot.answering.engine import AnswerEngine
-    from bot.entry.evaluate import EvalFileError, evaluate, read_questions
+    from bot.entry.evaluate import EvalFileError, is_dialogue_file, read_dialogues, read_questions
 
     try:
-        questions = read_questions(args.file)
+        dialogues = read_dialogues(args.file) if is_dialogue_file(args.file) else None
+        questions = [] if dialogues is not None else read_questions(args.file)
     except (EvalFileError, OSError) as exc:
         print(f"g21bot: {exc}", file=sys.stderr)
         return 2
     settings = _settings(args)
-    engine = AnswerEngine(settings)
-    mode = args.mode or engine.mode
-    if mode == "llm" and engine.mode != "llm":
+    mode = args.mode or ("llm" if settings.llm_model else "extractive")
+    if mode == "llm" and not settings.llm_model:
         print("eval --mode llm needs G21_LLM_MODEL set", file=sys.stderr)
         return 2
-    report = asyncio.run(evaluate(engine, questions, mode))
+    if mode == "extractive":
+        settings = settings.model_copy(update={"llm_model": ""})
+    if dialogues is not None:
+        return _report_dialogues(asyncio.run(_evaluate_dialogues(settings, dialogues)), args.json)
+    report = asyncio.run(_evaluate(AnswerEngine(settings), questions))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0

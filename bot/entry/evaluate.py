@@ -1,8 +1,10 @@
-"""`g21bot eval`: the scores defined in the evaluation README, over a JSONL question file."""
+"""`g21bot eval`: the scores defined in the evaluation README, over a JSONL file of single
+questions or of conversations."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,8 +13,11 @@ from typing import Any
 
 from bot.answering.answer import Answer
 from bot.answering.engine import AnswerEngine
+from bot.answering.messages import REPLY_LANGUAGES, message
+from bot.answering.verify import find_quote
+from bot.ops.settings import Settings
 from retrieval.corpus import Document
-from retrieval.text import normalise_for_match
+from retrieval.text import detect_language
 
 
 class EvalFileError(ValueError):
@@ -50,13 +55,9 @@ def read_questions(path: str | Path) -> list[Question]:
 
 
 def quote_is_valid(document: Document, paragraph: int, quote: str) -> bool:
-    """The paragraph exists and the quote stands in one of its language versions."""
-    if paragraph not in document.numbers:
-        return False
-    needle = normalise_for_match(quote)
-    return bool(needle) and any(
-        needle in normalise_for_match(v.paragraphs[paragraph]) for v in document.versions.values()
-    )
+    """The paragraph exists and the quote stands in one of its language versions, by the
+    bot's own verification rule."""
+    return find_quote(document, paragraph, quote) is not None
 
 
 def _percentile(values: Sequence[float], share: float) -> float:
@@ -113,20 +114,18 @@ def is_ok(q: Question, a: Answer) -> bool:
     return a.abstained and not a.citations
 
 
-async def evaluate(engine: AnswerEngine, questions: list[Question], mode: str) -> dict[str, Any]:
+async def evaluate(engine: AnswerEngine, questions: list[Question]) -> dict[str, Any]:
     """Ask every question through the bot's own answer path and score the answers."""
-    document = engine.stack().corpus.primary
+    document = engine.document
     # Warm up outside the timings: dictionaries and indexes load on first use.
-    engine.answer("warm-up 预热")
+    engine.search("warm-up 预热")
     rows = []
     for q in questions:
         started = time.perf_counter()
-        answer = (
-            engine.answer(q.question) if mode == "extractive" else await engine.aanswer(q.question)
-        )
+        answer = await engine.aanswer(q.question)
         rows.append((q, answer, (time.perf_counter() - started) * 1000))
     report = score(rows, document)
-    report["mode"] = mode
+    report["mode"] = engine.mode
     report["by_lang"] = {
         lang: score([r for r in rows if r[0].lang == lang], document)
         for lang in sorted({q.lang for q in questions})
@@ -144,3 +143,183 @@ async def evaluate(engine: AnswerEngine, questions: list[Question], mode: str) -
         for q, a, ms in rows
     ]
     return report
+
+
+# --- conversations ----------------------------------------------------------------------
+
+_CITATION_GROUP = re.compile(r"\[(¶\s*\d+(?:\s*(?:,|-|–)\s*¶?\s*\d+)*)\]")
+
+
+@dataclass(frozen=True)
+class DialogueTurn:
+    text: str
+    lang: str
+    paragraphs: tuple[int, ...] = ()
+    min_citations: int = 1
+    must_include: tuple[tuple[str, ...], ...] = ()
+    answerable: bool = True
+    smalltalk: bool = False
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    id: str
+    kind: str
+    turns: tuple[DialogueTurn, ...]
+
+
+def is_dialogue_file(path: str | Path) -> bool:
+    """True when the file holds conversations (records with ``turns``), not questions."""
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                return "turns" in json.loads(line)
+            except ValueError:
+                return False
+    return False
+
+
+def read_dialogues(path: str | Path) -> list[Dialogue]:
+    out = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            turns = tuple(
+                DialogueTurn(
+                    str(t["text"]),
+                    str(t.get("lang", "")),
+                    tuple(int(p) for p in t.get("paragraphs", [])),
+                    int(t.get("min_citations", 1)),
+                    tuple(tuple(str(a) for a in group) for group in t.get("must_include", [])),
+                    bool(t.get("answerable", True)),
+                    bool(t.get("smalltalk", False)),
+                )
+                for t in row["turns"]
+            )
+            out.append(Dialogue(str(row["id"]), str(row.get("kind", "")), turns))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EvalFileError(f"{path}:{lineno}: not a conversation record ({exc})") from exc
+    return out
+
+
+def cited_paragraphs(reply: str) -> list[int]:
+    """Paragraph numbers of the reply's citations: ``[¶N]``, ``[¶N, ¶M]``, ``[¶N-M]``."""
+    found: list[int] = []
+    for group in _CITATION_GROUP.findall(reply):
+        for part in group.split(","):
+            numbers = [int(n) for n in re.findall(r"\d+", part)]
+            if len(numbers) == 2 and re.search(r"[-–]", part):
+                found.extend(range(numbers[0], numbers[1] + 1))
+            else:
+                found.extend(numbers)
+    return list(dict.fromkeys(found))
+
+
+def is_refusal(reply: str) -> bool:
+    """The "does not address this" reply, in any language."""
+    folded = _squash(reply)
+    return any(
+        _squash(message(lang, "not_covered", topic="").rstrip("。.")) in folded
+        for lang in REPLY_LANGUAGES
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).casefold()
+
+
+def reply_in(reply: str, lang: str) -> bool:
+    """The reply is written in ``lang`` (its quotes and markers aside)."""
+    words = re.sub(r"“[^”]*”|\[¶[^\]]*\]|¶\s*\d+", " ", reply)
+    return detect_language(words) == lang
+
+
+def _success(rows: list[dict[str, Any]]) -> float:
+    return round(sum(r["ok"] for r in rows) / len(rows), 4) if rows else 0.0
+
+
+def turn_passes(turn: DialogueTurn, reply: str) -> bool:
+    cited = cited_paragraphs(reply)
+    in_lang = reply_in(reply, turn.lang)
+    if not turn.answerable:
+        return not cited and in_lang
+    if turn.smalltalk:
+        return bool(reply.strip()) and not is_refusal(reply) and in_lang
+    folded = _squash(reply)
+    return (
+        not is_refusal(reply)
+        and len(set(cited) & set(turn.paragraphs)) >= turn.min_citations
+        and all(any(_squash(a) in folded for a in group) for group in turn.must_include)
+        and in_lang
+    )
+
+
+async def evaluate_dialogues(
+    engine: AnswerEngine, settings: Settings, dialogues: list[Dialogue]
+) -> dict[str, Any]:
+    """Replay every conversation in a fresh private chat through the Telegram front end and
+    score the replies as the evaluation README defines."""
+    from bot.entry.replay import Replay
+
+    engine.search("warm-up 预热")
+    rows: list[dict[str, Any]] = []
+    async with Replay(settings, engine) as replay:
+        for dialogue in dialogues:
+            chat = replay.new_chat()
+            for turn in dialogue.turns:
+                started = time.perf_counter()
+                reply = await replay.say(chat, turn.text)
+                rows.append(
+                    {
+                        "dialogue": dialogue.id,
+                        "kind": dialogue.kind,
+                        "text": turn.text,
+                        "lang": turn.lang,
+                        "cited": cited_paragraphs(reply),
+                        "gold": list(turn.paragraphs),
+                        "answerable": turn.answerable,
+                        "reply_language_ok": reply_in(reply, turn.lang),
+                        "ok": turn_passes(turn, reply),
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "reply": reply,
+                    }
+                )
+
+    def share(count: int, total: int) -> float:
+        return round(count / total, 4) if total else 0.0
+
+    cites = [(p, r) for r in rows if r["answerable"] and r["cited"] for p in r["cited"]]
+    by_dialogue: dict[str, bool] = {}
+    for r in rows:
+        by_dialogue[r["dialogue"]] = by_dialogue.get(r["dialogue"], True) and r["ok"]
+    kinds = sorted({r["kind"] for r in rows})
+    return {
+        "n_dialogues": len(dialogues),
+        "n_turns": len(rows),
+        "turn_success": share(sum(r["ok"] for r in rows), len(rows)),
+        "dialogue_success": share(sum(by_dialogue.values()), len(by_dialogue)),
+        "citation_precision": share(sum(p in r["gold"] for p, r in cites), len(cites))
+        if cites
+        else 1.0,
+        "reply_language": share(sum(r["reply_language_ok"] for r in rows), len(rows)),
+        "by_kind": {
+            k: share(
+                sum(r["ok"] for r in rows if r["kind"] == k), sum(r["kind"] == k for r in rows)
+            )
+            for k in kinds
+        },
+        "by_lang": {
+            lang: share(
+                sum(r["ok"] for r in rows if r["lang"] == lang),
+                sum(r["lang"] == lang for r in rows),
+            )
+            for lang in sorted({r["lang"] for r in rows})
+        },
+        "latency_ms": {
+            "p50": _percentile([r["latency_ms"] for r in rows], 0.5),
+            "p95": _percentile([r["latency_ms"] for r in rows], 0.95),
+        },
+        "turns": rows,
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import sys
@@ -22,20 +21,17 @@ def chat(settings: Settings, lang: str | None = None) -> int:
         import readline  # noqa: F401  (line editing and history for input())
     engine = AnswerEngine(settings)
     print("g21bot: loading the statement…", file=sys.stderr)
-    engine.stack()
+    engine.load()
     print(HELP)
     history: list[Turn] = []
-    # One event loop for the whole session: the LLM client keeps its connections on it.
-    with asyncio.Runner() as runner:
-        return _converse(engine, runner, history, lang, settings.history_turns)
+    try:
+        return _converse(engine, history, lang, settings.history_turns)
+    finally:
+        engine.close()
 
 
 def _converse(
-    engine: AnswerEngine,
-    runner: asyncio.Runner,
-    history: list[Turn],
-    lang: str | None,
-    history_turns: int,
+    engine: AnswerEngine, history: list[Turn], lang: str | None, history_turns: int
 ) -> int:
     while True:
         try:
@@ -68,7 +64,7 @@ def _converse(
         elif line.startswith("/"):
             print("(unknown command) " + HELP)
             continue
-        answer = runner.run(engine.aanswer(line, history, reply_lang))
+        answer = engine.answer(line, history, reply_lang)
         print(answer.text)
         history.append(Turn(line, answer.text, tuple(answer.cited), answer.lang))
         del history[: -max(1, history_turns)]

@@ -24,6 +24,7 @@ from telegram.ext import (
     PicklePersistence,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.answering.engine import AnswerEngine
 from bot.ops.settings import Settings
@@ -137,7 +138,7 @@ async def post_init(application: Application) -> None:
     # Load the indexes now, not on the first question. A store that is down must not stop
     # the bot from starting: the engine opens it again on use, and /readyz reports it.
     try:
-        await asyncio.to_thread(application.bot_data["state"].engine.stack)
+        await asyncio.to_thread(application.bot_data["state"].engine.load)
     except RetrievalError as exc:
         log.warning("indexes not loaded at start: %s", exc)
 
@@ -152,8 +153,10 @@ def build_application(
     engine: AnswerEngine | None = None,
     persistence: bool = True,
     webhook: bool = False,
+    request: BaseRequest | None = None,
 ) -> Application:
-    """The whole bot: settings → handlers, limits, persistence."""
+    """The whole bot: settings → handlers, limits, persistence. ``request``: a Bot API
+    client other than Telegram's (a replay of conversations in process)."""
     engine = engine or AnswerEngine(settings)
     builder = (
         ApplicationBuilder()
@@ -168,14 +171,15 @@ def build_application(
         .request(
             # Few connections: a Bot API call takes milliseconds, and every pooled
             # connection adds bookkeeping to each call.
-            BotApiRequest(
+            request
+            or BotApiRequest(
                 connection_pool_size=8,
                 retries=settings.telegram_retries,
                 backoff=settings.telegram_retry_backoff,
             )
         )
         # getUpdates: the Updater's own loop retries it (and logs), with the same offset.
-        .get_updates_request(BotApiRequest(connection_pool_size=1))
+        .get_updates_request(request or BotApiRequest(connection_pool_size=1))
         .rate_limiter(
             AIORateLimiter(
                 overall_max_rate=settings.telegram_max_rate,
@@ -231,11 +235,3 @@ def build_application(
     application.add_handler(InlineQueryHandler(h.inline_query))
     application.add_error_handler(h.error_handler)
     return application
-
-
-def run_bot(settings: Settings, webhook: bool = False) -> int:
-    """`g21bot run`: polling by default, webhook with --webhook; both serve /healthz,
-    /readyz and /metrics on G21_LISTEN:G21_PORT."""
-    from bot.telegram.server import serve_bot
-
-    return serve_bot(settings, webhook)

@@ -22,7 +22,8 @@ from telegram.ext import ContextTypes
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import AnswerEngine
-from bot.answering.messages import message
+from bot.answering.messages import REPLY_LANGUAGES, message
+from bot.answering.question import Question, reply_language
 from bot.ops.metrics import RATE_LIMITED, Stats
 from bot.ops.ratelimit import RateLimiter
 from bot.ops.settings import Settings
@@ -35,7 +36,7 @@ from bot.telegram.render import (
 )
 from bot.telegram.request import answered_late
 from retrieval.errors import RetrievalError
-from retrieval.text import clean_user_text, detect_language
+from retrieval.text import clean_user_text
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +58,20 @@ def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
     return context.application.bot_data["state"]
 
 
+def app_language(update: Update) -> str | None:
+    """Telegram's ``language_code`` of the sender (a tie-breaker, never the deciding vote)."""
+    user = update.effective_user
+    return user.language_code if user else None
+
+
 def ui_lang(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str = "") -> str:
     """The user's chosen language, else the question's, else Telegram's language_code."""
-    chosen = (context.user_data or {}).get("lang")
-    if chosen in ("zh", "en"):
-        return str(chosen)
-    if text and any(ch.isalpha() for ch in text):
-        return detect_language(text)
-    user = update.effective_user
-    code = (user.language_code or "") if user else ""
-    return "zh" if code.lower().startswith("zh") else "en"
+    return reply_language(text, reply_lang_override(context), app_language(update))
 
 
 def reply_lang_override(context: ContextTypes.DEFAULT_TYPE) -> str | None:
     chosen = (context.user_data or {}).get("lang")
-    return str(chosen) if chosen in ("zh", "en") else None
+    return str(chosen) if chosen in REPLY_LANGUAGES else None
 
 
 async def send_html(
@@ -123,7 +123,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Describe the document: title, source, paragraph count, translation note."""
     lang = ui_lang(update, context)
-    document = state(context).engine.stack().corpus.primary
+    document = state(context).engine.document
     version = document.version(lang)
     notes = [v.note for v in document.versions.values() if v.note]
     await reply(
@@ -163,7 +163,7 @@ async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def show_paragraph(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/para N: that paragraph in full, with neighbours and a language switch."""
     lang = reply_lang_override(context) or ui_lang(update, context)
-    document = state(context).engine.stack().corpus.primary
+    document = state(context).engine.document
     arg = (context.args or [""])[0]
     if not arg.isdigit():
         await reply(update, message(lang, "para_usage", count=document.count))
@@ -172,18 +172,10 @@ async def show_paragraph(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if n not in document.numbers:
         await reply(update, message(lang, "no_such_paragraph", count=document.count, missing=n))
         return
-    text = paragraph_text(n, lang, context)
+    text = state(context).engine.paragraph_view(n, lang)
     msg = update.effective_message
     if msg is not None:
         await send_html(msg, to_html(text), text, paragraph_keyboard(n, document.count, lang))
-
-
-def paragraph_text(n: int, lang: str, context: ContextTypes.DEFAULT_TYPE) -> str:
-    document = state(context).engine.stack().corpus.primary
-    text = f"{message(lang, 'paragraph_head', n=n)} [¶{n}]\n{document.text(n, lang)}"
-    if not document.official.get(lang, True):
-        text += "\n" + message(lang, "translation_note")
-    return text
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -208,11 +200,7 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not is_admin(update, st.settings):
         await reply(update, message(lang, "admin_only"))
         return
-    from bot.answering.stack import run_ingest
-
-    report = await asyncio.to_thread(run_ingest, st.settings)
-    st.engine.holder.reset()
-    await asyncio.to_thread(st.engine.stack)
+    report = await asyncio.to_thread(st.engine.reindex)
     await reply(update, message(lang, "reindexed", summary=report.summary()))
 
 
@@ -317,12 +305,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
         return
 
     history = _history(context, user.id)
-    override = reply_lang_override(context)
+    asked = st.engine.question(
+        question, history, reply_lang_override(context), app_language(update)
+    )
     started = time.perf_counter()
     answer = await with_typing(
         context,
         chat.id,
-        produce_answer(st, context, chat.id, chat.type, question, history, override),
+        produce_answer(st, context, chat.id, chat.type, asked),
         0.0 if st.engine.mode == "llm" else st.settings.typing_delay,
     )
     outcome = "abstained" if answer.abstained else ("degraded" if answer.degraded else "answered")
@@ -341,7 +331,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
     )
     # The paragraph count is for the ◀ ▶ keyboard of a shown paragraph; without one, the
     # stack is not needed (and may be down: the answer then says so).
-    count = st.engine.stack().corpus.primary.count if answer.shown else 0
+    count = st.engine.document.count if answer.shown else 0
     await send_answer(msg, answer, count)
     history.append(Turn(question, answer.text, tuple(answer.cited or answer.shown), answer.lang))
     del history[: -max(1, st.settings.history_turns)]
@@ -374,32 +364,27 @@ async def produce_answer(
     context: ContextTypes.DEFAULT_TYPE,
     chat_id: int,
     chat_type: str,
-    question: str,
-    history: list[Turn],
-    override: str | None,
+    question: Question,
 ) -> Answer:
     """The final answer; while an LLM writes in a private chat, show live drafts."""
-    if st.engine.mode != "llm":
-        return await asyncio.to_thread(st.engine.answer, question, history, override)
-    final: Answer | None = None
     last_draft = 0.0
     draft_id = abs(hash((chat_id, time.time()))) % 2_000_000_000 + 1
-    async for item in st.engine.astream(question, history, override):
-        if isinstance(item, Answer):
-            final = item
-            continue
+
+    async def show_draft(text: str) -> None:
+        nonlocal last_draft
         now = time.monotonic()
-        if chat_type == ChatType.PRIVATE and now - last_draft >= DRAFT_INTERVAL and item.strip():
-            last_draft = now
-            try:
-                await context.bot.send_message_draft(
-                    chat_id, draft_id, to_html(item)[:4096], parse_mode=ParseMode.HTML
-                )
-            except TelegramError as exc:
-                # A draft is a courtesy; the final message is what counts.
-                log.debug("draft update failed: %s", exc)
-    assert final is not None
-    return final
+        if chat_type != ChatType.PRIVATE or now - last_draft < DRAFT_INTERVAL or not text.strip():
+            return
+        last_draft = now
+        try:
+            await context.bot.send_message_draft(
+                chat_id, draft_id, to_html(text)[:4096], parse_mode=ParseMode.HTML
+            )
+        except TelegramError as exc:
+            # A draft is a courtesy; the final message is what counts.
+            log.debug("draft update failed: %s", exc)
+
+    return await st.engine.aanswer(question, on_draft=show_draft)
 
 
 async def send_answer(msg: Message, answer: Answer, count: int) -> None:
@@ -439,7 +424,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None:
         return
-    document = state(context).engine.stack().corpus.primary
+    engine = state(context).engine
+    document = engine.document
     parsed = parse_callback(query.data, document.count)
     lang = ui_lang(update, context)
     if parsed is None:
@@ -447,7 +433,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     kind, n, lang = parsed
     await query.answer()
-    text = paragraph_text(n, lang, context)
+    text = engine.paragraph_view(n, lang)
     markup = paragraph_keyboard(n, document.count, lang)
     target = query.message if isinstance(query.message, Message) else None
     if kind == "p" and target is not None:
@@ -473,23 +459,17 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     engine = state(context).engine
     text = clean_user_text(query.query)[:256]
-    lang = reply_lang_override(context) or (
-        detect_language(text) if text else ui_lang(update, context)
-    )
+    lang = ui_lang(update, context, text)
     try:
-        stack = await asyncio.to_thread(engine.stack)
-        document = stack.corpus.primary
-        if text:
-            result = await asyncio.to_thread(stack.retriever.search, text, 10, False)
-            numbers = result.paragraphs if (result.covered or result.request) else []
-        else:
-            numbers = document.numbers
+        document = await asyncio.to_thread(lambda: engine.document)
+        numbers = (
+            await asyncio.to_thread(engine.find_paragraphs, text) if text else document.numbers
+        )
     except RetrievalError as exc:
         log.warning("inline query failed: %s", exc)
-        numbers, document = [], None
+        numbers = []
     results = []
     for n in numbers[:50]:
-        assert document is not None
         body = document.text(n, lang)
         content = f"“{body}” [¶{n}]"
         results.append(

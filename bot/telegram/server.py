@@ -69,13 +69,12 @@ def create_app(settings: Settings, application: Application, webhook: bool = Tru
     async def readyz(request: Request) -> Response:
         engine = application.bot_data["state"].engine
         try:
-            stack = await asyncio.to_thread(engine.stack)
-            await asyncio.to_thread(stack.store.ping)
+            count = await asyncio.to_thread(engine.ping)
         except RetrievalError as exc:
             return JSONResponse(
                 {"status": "unavailable", "reason": str(exc)[:200]}, status_code=503
             )
-        return JSONResponse({"status": "ready", "paragraphs": stack.corpus.primary.count})
+        return JSONResponse({"status": "ready", "paragraphs": count})
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
