@@ -29,6 +29,7 @@ STANCES = (
 )
 # Arabic verbs are written with a proclitic conjunction more often than not (وترحب, وندعو).
 _AR_WRAP = r"(?<!\w)(?:[وفل])?(?:{})(?!\w)"
+_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def _data() -> dict[str, Any]:
 
 def _plain(text: str) -> tuple[str, list[int]]:
     """Without Arabic vowel marks (tatweel becomes a space), and each kept character's index."""
+    if not _MARKS.search(text):
+        return text, list(range(len(text) + 1))
     kept = [
         (" " if ch == "\u0640" else ch, i)
         for i, ch in enumerate(text)

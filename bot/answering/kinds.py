@@ -52,6 +52,7 @@ _EXTRA_FOLD = {
 }
 _SEPARATORS = re.compile(r"[\W_]*")
 _PUNCTUATION = re.compile(r"\s*[^\w\s]")
+_JUDGED_CHARS = 600
 _OPENERS = frozenset("¿¡\"'([{<《「『【")
 # Scripts, so that a message is also tried with the other languages written like it.
 _SCRIPT_LANGS = {
@@ -465,7 +466,9 @@ def _languages_for(folded: str, lang: str) -> list[str]:
 
 def classify(text: str, lang: str) -> Kind:
     """The kind of question ``text`` asks, ``lang`` being the language it is written in."""
-    cleaned = clean_user_text(text)
+    # A long message is judged by its opening: the cues of a question come first, and the
+    # cost of matching stays bounded (Telegram allows 4096 characters).
+    cleaned = clean_user_text(text)[:_JUDGED_CHARS]
     folded = fold(cleaned)
     if not folded.strip():
         return FACTOID
