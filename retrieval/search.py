@@ -235,6 +235,12 @@ class Retriever:
                 )
         return list(best.values())
 
+    def covers(self, question: str) -> bool:
+        """True when the statement talks about ``question`` (the relevance gate alone)."""
+        cleaned = clean_user_text(question)
+        coverage, _ = self.gate.coverage(expand_aliases(cleaned))
+        return coverage >= self.gate.min_coverage and not self.gate.unknown_names(cleaned)
+
     def search(self, question: str, k: int = 5, dense: bool = True) -> SearchResult:
         request = self.reference(question)
         cleaned = clean_user_text(question)
