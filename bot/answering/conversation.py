@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from bot.answering.answer import Turn
 from retrieval.tokens import count_tokens
+
 
 def trim_history(turns: Sequence[Turn], max_turns: int, max_tokens: int) -> list[Turn]:
     """The newest turns that fit both limits, oldest first."""
@@ -17,7 +19,7 @@ def trim_history(turns: Sequence[Turn], max_turns: int, max_tokens: int) -> list
             break
         if not kept and cost > max_tokens:
             # Keep the last question even when its answer is long: follow-ups need it.
-            turn = Turn(turn.question, "", turn.paragraphs, turn.lang)
+            turn = replace(turn, answer="")
             cost = count_tokens(turn.question)
         kept.append(turn)
         used += cost

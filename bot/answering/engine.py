@@ -204,8 +204,10 @@ class AnswerEngine:
             return
         ctx = self._context(q, plan)
         modelled = plan.kind.name in ("overview", "list") or plan.searched
-        if not modelled or plan.result.request is not None or (
-            plan.searched and not plan.result.covered
+        if (
+            not modelled
+            or plan.result.request is not None
+            or (plan.searched and not plan.result.covered)
         ):
             # Paragraph requests are shown verbatim, facts about the document come from the
             # manifest, and out-of-scope questions never reach the model.
@@ -306,7 +308,9 @@ class AnswerEngine:
         paragraph)."""
         document, lang = plan.stack.corpus.primary, q.reply_lang
         if plan.kind.name == "list":
-            return tuple((e.paragraph, e.text) for e in plan.stack.entities.items(plan.kind.detail, lang))
+            return tuple(
+                (e.paragraph, e.text) for e in plan.stack.entities.items(plan.kind.detail, lang)
+            )
         if plan.kind.name == "overview":
             return tuple((n, document.text(n, lang)) for n in document.numbers)
         return ()
@@ -337,7 +341,11 @@ class AnswerEngine:
         return None
 
     def _compose_extractively(self, q: Question, plan: Plan) -> Answer:
-        answer = self._structural(q, plan) or self.extractive.compose(self._context(q, plan))
+        structural = self._structural(q, plan)
+        answer = structural or self.extractive.compose(self._context(q, plan))
+        if structural is not None and not answer.retrieved:
+            # No search ranked anything: the paragraphs the answer rests on, in its order.
+            answer.retrieved = answer.cited or list(answer.shown)
         answer.kind = answer.kind or plan.kind.name
         answer.topic = plan.resolved.standalone if plan.searched else answer.topic
         return answer
@@ -385,10 +393,13 @@ def _answer_terms(q: Question, plan: Plan) -> tuple[str, ...]:
     dates, places or numbers the statement mentions."""
     if not plan.searched:
         return ()
-    for asks, kinds in (("date", ("date",)), ("place", ("place",)), ("number", ("number", "date")), ("resolution", ("resolution",))):
+    for asks, kinds in (
+        ("date", ("date",)),
+        ("place", ("place",)),
+        ("number", ("number", "date")),
+        ("resolution", ("resolution",)),
+    ):
         if cue(q.text, "asks", asks):
             lang = q.reply_lang if q.lang not in plan.stack.corpus.primary.versions else q.lang
-            return tuple(
-                e.text for kind in kinds for e in plan.stack.entities.items(kind, lang)
-            )
+            return tuple(e.text for kind in kinds for e in plan.stack.entities.items(kind, lang))
     return ()

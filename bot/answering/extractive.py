@@ -60,9 +60,7 @@ def score_sentences(
             folded = sentence.casefold()
             bonus = ANSWER_TYPE_BONUS if any(t in folded for t in asked) else 0.0
             scored.append(
-                Scored(
-                    hit.paragraph, position, sentence, prior * (0.1 + content + bonus), content
-                )
+                Scored(hit.paragraph, position, sentence, prior * (0.1 + content + bonus), content)
             )
     return scored
 

@@ -90,10 +90,7 @@ def resolve(q: Question, covered: Callable[[str], bool]) -> Resolved:
         return Resolved("shift", shifted.group("topic").strip(" ?？.。!！¿"))
     own = terms(text)
     leans = (
-        bool(cue(text, "why"))
-        or _points_back(text)
-        or len(own) < _OWN_TERMS
-        or not covered(text)
+        bool(cue(text, "why")) or _points_back(text) or len(own) < _OWN_TERMS or not covered(text)
     )
     if not leans or not topic:
         return Resolved("new", text, focus if leans else ())

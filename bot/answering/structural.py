@@ -14,7 +14,9 @@ from retrieval.entities import EntityIndex
 from retrieval.text import split_sentences
 
 # A scope line's items: "the ICJ advisory opinion (¶12)", "… （¶1-4）".
-_SCOPE_ITEM = re.compile(r"\s*[,，、;；:：]?\s*(?:and |y |et |и |و)?(.+?)\s*[(（]¶(\d+)(?:\s*[-–]\s*(\d+))?[)）]")
+_SCOPE_ITEM = re.compile(
+    r"\s*[,，、;；:：]?\s*(?:and |y |et |и |و)?(.+?)\s*[(（]¶(\d+)(?:\s*[-–]\s*(\d+))?[)）]"
+)
 
 
 def _cite_range(first: int, last: int) -> str:
@@ -87,7 +89,9 @@ def metadata_answer(details: Sequence[str], document: Document, lang: str) -> An
         elif detail == "languages":
             names = ", ".join(message(lang, f"lang_{code}") for code in document.languages)
             original = ", ".join(
-                message(lang, f"lang_{code}") for code in document.languages if document.official[code]
+                message(lang, f"lang_{code}")
+                for code in document.languages
+                if document.official[code]
             )
             lines.append(message(lang, "meta_languages", languages=names, original=original))
         elif detail == "source":
@@ -121,7 +125,7 @@ def list_answer(kind: str, entities: EntityIndex, document: Document, lang: str)
 
 
 def which_paragraph_answer(focus: Sequence[int], document: Document, lang: str) -> Answer:
-    """"Which paragraph was that?": the last answer's paragraphs."""
+    """ "Which paragraph was that?": the last answer's paragraphs."""
     numbers = [n for n in focus if n in document.numbers]
     refs = " ".join(f"[¶{n}]" for n in numbers)
     citations = [Citation(n, _lead_sentence(document, n, lang)) for n in numbers]
