@@ -7,6 +7,7 @@ import math
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -234,6 +235,15 @@ class Retriever:
                     round(lexical_score.get(chunk_id, 0.0), 4),
                 )
         return list(best.values())
+
+    def about(self, question: str, numbers: Sequence[int]) -> SearchResult:
+        """A result that ranks ``numbers`` (the paragraphs a conversation is about)."""
+        hits = [
+            ParagraphHit(n, 1.0, next(c for c in self.chunks if c.paragraph == n))
+            for n in numbers
+            if n in self.numbers
+        ]
+        return SearchResult(clean_user_text(question), hits, None, 1.0, bool(hits))
 
     def covers(self, question: str) -> bool:
         """True when the statement talks about ``question`` (the relevance gate alone)."""

@@ -29,6 +29,7 @@ from bot.answering.structural import (
 )
 from bot.ops.metrics import RETRIEVAL_LATENCY
 from bot.ops.settings import Settings
+from retrieval.analyze import terms
 from retrieval.corpus import Document
 from retrieval.errors import RetrievalError, StoreUnavailableError
 from retrieval.refs import ParagraphRequest
@@ -47,6 +48,8 @@ Draft = Callable[[str], Awaitable[None]]
 SEARCHED = frozenset({"factoid", "stance"})
 # A paragraph the conversation is about is preferred when it ranks this high.
 FOCUS_RANKS = 5
+# … and scores at least this share of the best paragraph's score.
+FOCUS_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,9 @@ class AnswerEngine:
         if kind.name in SEARCHED and resolved.intent in ("new", "lean", "shift"):
             result, degraded = self._search(stack, resolved.standalone, 10)
             result = _prefer(result, resolved.focus)
+            if resolved.focus and not result.covered and not terms(q.text):
+                # "Why?" after a paragraph: nothing to search for but that paragraph.
+                result = stack.retriever.about(resolved.standalone, resolved.focus)
         return Plan(kind, resolved, result, degraded, stack)
 
     def _context(self, q: Question, plan: Plan) -> Context:
@@ -381,7 +387,7 @@ def _prefer(result: SearchResult, focus: Sequence[int]) -> SearchResult:
         return result
     for i, hit in enumerate(result.hits[:FOCUS_RANKS]):
         if hit.paragraph in focus:
-            if i == 0:
+            if i == 0 or hit.score < FOCUS_SHARE * result.hits[0].score:
                 return result
             hits = [hit, *result.hits[:i], *result.hits[i + 1 :]]
             return replace(result, hits=hits)

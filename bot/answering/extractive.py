@@ -11,7 +11,7 @@ from bot.answering.messages import message
 from retrieval.corpus import Document
 from retrieval.refs import ParagraphRequest
 from retrieval.search import ParagraphHit, expand_aliases, features
-from retrieval.stance import stance_of
+from retrieval.stance import stances_of
 from retrieval.text import split_sentences
 
 MAX_SENTENCES = 3
@@ -128,7 +128,9 @@ def extractive_answer(ctx: Context) -> Answer:
     )
     chosen = _align(choose(scored, result.hits[0].paragraph), document, source_lang, lang)
     lines = [message(lang, "lead")]
-    stance = stance_of(chosen[0].sentence, lang) if ctx.kind == "stance" and chosen else None
+    stance = None
+    if ctx.kind == "stance" and chosen:
+        stance = _stance(chosen[0].sentence, ctx.standalone, lang)
     if stance:
         # Said by the quote below it: what the Group does there, in the text's own verb.
         lines = [message(lang, f"stance_{stance}")]
@@ -142,6 +144,20 @@ def extractive_answer(ctx: Context) -> Answer:
     return Answer(
         "\n".join(lines), citations, lang, "extractive", retrieved=result.paragraphs, note=note
     )
+
+
+def _stance(sentence: str, question: str, lang: str) -> str | None:
+    """What the Group does in ``sentence`` about what ``question`` asks: the stance verb
+    whose stretch of the sentence shares the most with the question."""
+    marks = stances_of(sentence, lang)
+    if not marks:
+        return None
+    wanted = features(expand_aliases(question))
+    ends = [m.start for m in marks[1:]] + [len(sentence)]
+    shared = [
+        len(wanted & features(sentence[m.start : end])) for m, end in zip(marks, ends, strict=True)
+    ]
+    return marks[shared.index(max(shared))].key
 
 
 def paragraph_answer(

@@ -65,9 +65,9 @@ class Resolved:
     lang: str | None = None
 
 
-# A follow-up borrows at most this many content terms of its own; with more, a question that
-# the statement covers by itself is a new question.
-_OWN_TERMS = 2
+# A question with fewer content terms of its own than this leans on the last topic; with
+# more, a question that the statement covers by itself is a new question.
+_OWN_TERMS = 3
 
 
 def resolve(q: Question, covered: Callable[[str], bool]) -> Resolved:
@@ -77,6 +77,8 @@ def resolve(q: Question, covered: Callable[[str], bool]) -> Resolved:
         return Resolved("new", text)
     last = q.history[-1]
     topic = last.topic or strip_references(last.question)
+    if not any(ch.isalnum() for ch in topic):
+        topic = ""  # "/para 7": the paragraph is the topic (``focus``), not the words
     focus = tuple(last.paragraphs)
     for code in languages_offered():
         if cue(text, "language", code):
@@ -92,8 +94,8 @@ def resolve(q: Question, covered: Callable[[str], bool]) -> Resolved:
     leans = (
         bool(cue(text, "why")) or _points_back(text) or len(own) < _OWN_TERMS or not covered(text)
     )
-    if not leans or not topic:
-        return Resolved("new", text, focus if leans else ())
+    if not leans:
+        return Resolved("new", text)
     return Resolved("lean", f"{text} {topic}".strip(), focus)
 
 
