@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answer_support import forget_openai_clients
-from chroma_process import ChromaServer, free_port, start_chroma_server
-from openai_standin import OpenAIStandIn
 
 from bot.entry.cli import main as cli_main
 from bot.ops.settings import Settings
@@ -25,6 +22,9 @@ from retrieval.embeddings import EmbeddingChoice, make_embeddings
 from retrieval.ingest import corpus_chunks, ingest
 from retrieval.search import Retriever
 from retrieval.store import VectorStore, open_client
+from tests.answer_support import forget_openai_clients
+from tests.chroma_process import ChromaServer, free_port, start_chroma_server
+from tests.fakes.openai import OpenAIStandIn
 
 CHROMA_START_TIMEOUT = 30.0
 

@@ -1,4 +1,4 @@
-"""The Bot API stand-in (tests/telegram_standin.py) in a process of its own, for the load
+"""The Bot API stand-in (tests/fakes/telegram.py) in a process of its own, for the load
 runs: Telegram is not inside the bot's process, and a stand-in that shared the bot's
 interpreter would spend the bot's GIL parsing, checking and answering its requests.
 
@@ -39,8 +39,8 @@ def _reply(out: IO[str], payload: Any) -> None:
 
 def serve(faults: list[dict[str, Any]]) -> None:
     """The child: one stand-in, commands from stdin until "stop" or end of input."""
-    sys.path.insert(0, str(TESTS_DIR))
-    from telegram_standin import BotApiStandIn
+    sys.path.insert(0, str(TESTS_DIR.parent))
+    from tests.fakes.telegram import BotApiStandIn
 
     with BotApiStandIn() as api:
         for rule in faults:

@@ -69,6 +69,7 @@ def ingest_phase(spec: dict[str, Any]) -> dict[str, Any]:
 def serve_phase(spec: dict[str, Any]) -> dict[str, Any]:
     from bench.answer_path import timings
     from bench.common import summary_ms
+
     from bot.answering.engine import AnswerEngine
     from bot.entry.evaluate import read_questions
 
