@@ -326,7 +326,7 @@ def delta(
 @contextlib.asynccontextmanager
 async def webhook_client(bot: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The bot's ASGI app (webhook, probes, metrics) in process."""
-    transport = httpx.ASGITransport(app=create_app(bot.ops.settings, bot.app))
+    transport = httpx.ASGITransport(app=create_app(bot.settings, bot.app))
     async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
         yield http
 
