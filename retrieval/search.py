@@ -23,6 +23,8 @@ from retrieval.store import VectorStore
 from retrieval.text import clean_user_text
 
 RRF_K = 60
+# Chunks each index (dense and BM25) is asked for before the fusion.
+CANDIDATE_POOL = 50
 # Share of a question's (IDF-weighted) key terms the statement must contain to count as
 # covering it; below, the question is about something the statement does not discuss.
 DEFAULT_MIN_COVERAGE = 0.45
@@ -204,10 +206,10 @@ class Retriever:
         dense: list[tuple[Chunk, float]] = []
         if dense_search:
             vector = query_vector(self.choice.embeddings, query)
-            nearest = self.store.nearest(vector, min(pool, 50), self.dense_filter)
+            nearest = self.store.nearest(vector, min(pool, CANDIDATE_POOL), self.dense_filter)
             # A chunk stored after this retriever was built is not ranked until a reload.
             dense = [(self.by_id[i], sim) for i, sim in nearest if i in self.by_id]
-        lexical = self.lexical.search(terms(query), min(pool, 50))
+        lexical = self.lexical.search(terms(query), min(pool, CANDIDATE_POOL))
         fused: dict[str, float] = {}
         by_id: dict[str, Chunk] = {}
         dense_score: dict[str, float] = {}

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answer_support import assert_grounded, ingested_data_dir, settings_for
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.conversation import trim_history
@@ -17,6 +16,7 @@ from bot.answering.stack import StackHolder
 from retrieval.corpus import Document
 from retrieval.errors import StoreUnavailableError
 from retrieval.tokens import count_tokens
+from tests.answer_support import assert_grounded, ingested_data_dir, settings_for
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from answer_support import ingested_data_dir, settings_for
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import AnswerEngine
@@ -16,6 +15,7 @@ from bot.answering.question import Question
 from bot.answering.verify import find_quote
 from bot.entry.evaluate import cited_paragraphs, is_refusal
 from retrieval.corpus import Document
+from tests.answer_support import ingested_data_dir, settings_for
 
 
 def assert_grounded(answer: Answer, document: Document) -> None:
