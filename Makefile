@@ -1,5 +1,5 @@
-# Conveniences over dev.py (which needs nothing but Python).
-.PHONY: run test lint fix eval
+# Conveniences over dev.py (which needs nothing but Python). `make bench ARGS="--quick --json"`
+.PHONY: run test lint fix eval bench
 run:
 	python3 dev.py run
 test:
@@ -10,3 +10,5 @@ fix:
 	python3 dev.py fix
 eval:
 	python3 dev.py eval
+bench:
+	python3 dev.py bench $(ARGS)

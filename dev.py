@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set-up and everyday tasks with nothing but Python: `python3 dev.py run|test|lint|fix|eval`.
+"""Set-up and everyday tasks with nothing but Python: `python3 dev.py run|test|lint|fix|eval|bench`.
 
 Creates `.venv` on first use and installs the project (with the pinned versions in
 `constraints.txt`) again whenever `pyproject.toml` or `constraints.txt` change."""
@@ -74,15 +74,21 @@ def main(argv: list[str]) -> int:
         return run(
             PY,
             "-c",
-            "from bot.ops.settings import env_example;"
-            " open('.env.example', 'w').write(env_example())",
+            "from bot.ops.settings import env_example; "
+            "open('.env.example', 'w').write(env_example())",
         )
     if task == "eval":
         ensure("dev")
         default = ROOT.parent / "shared" / "eval" / "dev.jsonl"
         return run(BIN / "g21bot", "eval", *(rest or [default]))
+    if task == "bench":
+        ensure("dev")
+        return run(PY, "-m", "bench", *rest)
     print(__doc__)
-    print("tasks: run (the bot, or terminal chat without a token), test, lint, fix, eval, env")
+    print(
+        "tasks: run (the bot, or terminal chat without a token), test, lint, fix, eval, env, "
+        "bench (the benchmark: --quick, --json, --plot PATH, …)"
+    )
     return 0 if task == "help" else 2
 
 

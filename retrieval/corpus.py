@@ -45,6 +45,20 @@ class Document:
     def version(self, lang: str) -> Statement:
         return self.versions.get(lang) or next(iter(self.versions.values()))
 
+    def addressed_in(self, lang: str) -> dict[int, str]:
+        """Paragraphs in which the submitter speaks to or of its addressee, with the name
+        the text gives the addressee there."""
+        version = self.version(lang)
+        found: dict[int, str] = {}
+        for n, text in version.paragraphs.items():
+            folded = text.casefold()
+            name = next((a for a in version.addressee_names if a.casefold() in folded), None)
+            speaks = any(s.casefold() in folded for s in version.speaker_names)
+            if name and speaks:
+                start = folded.index(name.casefold())
+                found[n] = text[start : start + len(name)]
+        return found
+
 
 @dataclass(frozen=True)
 class Corpus:
@@ -73,6 +87,13 @@ def _required(table: dict[str, object], key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ManifestError(f"{where}: missing or empty '{key}'")
     return value
+
+
+def _names(table: dict[str, object], key: str, where: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ManifestError(f"{where}: '{key}' must be a list of non-empty strings")
+    return tuple(value)
 
 
 def load_corpus(manifest: str | Path | None = None, primary_only: bool = False) -> Corpus:
@@ -118,6 +139,9 @@ def load_corpus(manifest: str | Path | None = None, primary_only: bool = False) 
                 source=parsed.source,
                 note=str(version.get("note") or parsed.note),
                 header=parsed.header,
+                addressee=str(version.get("addressee", "")),
+                addressee_names=_names(version, "addressee_names", f"{where} version {lang}"),
+                speaker_names=_names(version, "speaker_names", f"{where} version {lang}"),
             )
             official[lang] = bool(version.get("official", False))
             if version.get("scope"):

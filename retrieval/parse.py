@@ -28,6 +28,11 @@ class Statement:
     source: str = ""
     note: str = ""
     header: tuple[str, ...] = field(default=())
+    # Whom the statement is addressed to, the names the text gives it, and the names the
+    # submitter speaks under ("the Group", "we"): from the manifest.
+    addressee: str = ""
+    addressee_names: tuple[str, ...] = field(default=())
+    speaker_names: tuple[str, ...] = field(default=())
 
     @property
     def numbers(self) -> list[int]:

@@ -7,6 +7,7 @@ import math
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -22,6 +23,8 @@ from retrieval.store import VectorStore
 from retrieval.text import clean_user_text
 
 RRF_K = 60
+# Chunks each index (dense and BM25) is asked for before the fusion.
+CANDIDATE_POOL = 50
 # Share of a question's (IDF-weighted) key terms the statement must contain to count as
 # covering it; below, the question is about something the statement does not discuss.
 DEFAULT_MIN_COVERAGE = 0.45
@@ -203,10 +206,10 @@ class Retriever:
         dense: list[tuple[Chunk, float]] = []
         if dense_search:
             vector = query_vector(self.choice.embeddings, query)
-            nearest = self.store.nearest(vector, min(pool, 50), self.dense_filter)
+            nearest = self.store.nearest(vector, min(pool, CANDIDATE_POOL), self.dense_filter)
             # A chunk stored after this retriever was built is not ranked until a reload.
             dense = [(self.by_id[i], sim) for i, sim in nearest if i in self.by_id]
-        lexical = self.lexical.search(terms(query), min(pool, 50))
+        lexical = self.lexical.search(terms(query), min(pool, CANDIDATE_POOL))
         fused: dict[str, float] = {}
         by_id: dict[str, Chunk] = {}
         dense_score: dict[str, float] = {}
@@ -234,6 +237,21 @@ class Retriever:
                     round(lexical_score.get(chunk_id, 0.0), 4),
                 )
         return list(best.values())
+
+    def about(self, question: str, numbers: Sequence[int]) -> SearchResult:
+        """A result that ranks ``numbers`` (the paragraphs a conversation is about)."""
+        hits = [
+            ParagraphHit(n, 1.0, next(c for c in self.chunks if c.paragraph == n))
+            for n in numbers
+            if n in self.numbers
+        ]
+        return SearchResult(clean_user_text(question), hits, None, 1.0, bool(hits))
+
+    def covers(self, question: str) -> bool:
+        """True when the statement talks about ``question`` (the relevance gate alone)."""
+        cleaned = clean_user_text(question)
+        coverage, _ = self.gate.coverage(expand_aliases(cleaned))
+        return coverage >= self.gate.min_coverage and not self.gate.unknown_names(cleaned)
 
     def search(self, question: str, k: int = 5, dense: bool = True) -> SearchResult:
         request = self.reference(question)

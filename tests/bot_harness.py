@@ -1,7 +1,7 @@
 """Harness for the Telegram bot's end-to-end tests (imported by ``test_bot_*.py``).
 
 The real application (``bot.telegram.app.build_application``) runs unmodified against the
-local Bot API stand-in (``telegram_standin``): settings point ``TELEGRAM_BASE_URL`` at it, and
+local Bot API stand-in (``tests.fakes.telegram``): settings point ``TELEGRAM_BASE_URL`` at it, and
 the data folder is a copy of an index ingested once per test module. The only addition is an
 observer handler in a late group that notes every update the application has finished with
 (errors included), so tests wait on that condition instead of sleeping.
@@ -26,11 +26,11 @@ from typing import Any
 import pytest
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram_standin import BOT_USERNAME, BotApiStandIn, RecordedRequest
 
 from bot.answering.engine import AnswerEngine
 from bot.answering.stack import run_ingest
 from bot.ops.settings import Settings
+from tests.fakes.telegram import BOT_USERNAME, BotApiStandIn, RecordedRequest
 
 JSONDict = dict[str, Any]
 WATCH_GROUP = 10_000  # after every handler group of the bot

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answer_support import assert_grounded, ingested_data_dir, settings_for
 
 from bot.answering.answer import Answer, Turn
-from bot.answering.conversation import refers_back, shifted_topic, trim_history
+from bot.answering.conversation import trim_history
 from bot.answering.engine import AnswerEngine
 from bot.answering.messages import message
 from bot.answering.stack import StackHolder
 from retrieval.corpus import Document
 from retrieval.errors import StoreUnavailableError
 from retrieval.tokens import count_tokens
+from tests.answer_support import assert_grounded, ingested_data_dir, settings_for
 
 
 @pytest.fixture(scope="module")
@@ -293,24 +293,6 @@ def test_what_about_it_keeps_the_previous_topic(engine: AnswerEngine) -> None:
     answer = engine.answer("What about it?", [turn_for(first_q, first)])
 
     assert answer.cited[0] == 12
-
-
-@pytest.mark.parametrize(
-    ("question", "lang", "expected"),
-    [
-        ("what about the Middle East?", "en", "the Middle East?"),
-        ("And how about nuclear-weapon States?", "en", "nuclear-weapon States?"),
-        ("那中东呢？", "zh", "中东呢？"),
-        ("那么核武器国家呢", "zh", "核武器国家呢"),
-        ("What about it?", "en", None),
-        ("那它呢？", "zh", None),
-        ("When was it adopted?", "en", None),
-        ("它是什么时候通过的？", "zh", None),
-    ],
-)
-def test_shifted_topic(question: str, lang: str, expected: str | None) -> None:
-    assert shifted_topic(question, lang) == expected
-    assert refers_back(question, lang)
 
 
 def test_history_is_ignored_for_a_standalone_question(engine: AnswerEngine) -> None:

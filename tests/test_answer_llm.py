@@ -10,13 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answer_support import (
+
+from bot.answering.answer import Answer, Turn
+from bot.answering.engine import AnswerEngine
+from bot.answering.llm import CONTEXT_PARAGRAPHS
+from bot.answering.messages import message
+from bot.answering.stack import StackHolder
+from retrieval.corpus import Document
+from retrieval.text import clean_user_text
+from tests.answer_support import (
     assert_grounded,
     cited_reply,
     ingested_data_dir,
     settings_for,
 )
-from openai_standin import (
+from tests.fakes.openai import (
     OpenAIStandIn,
     any_message_contains,
     drop,
@@ -27,14 +35,6 @@ from openai_standin import (
     structured,
     text,
 )
-
-from bot.answering.answer import Answer, Turn
-from bot.answering.engine import AnswerEngine
-from bot.answering.llm import CONTEXT_PARAGRAPHS
-from bot.answering.messages import message
-from bot.answering.stack import StackHolder
-from retrieval.corpus import Document
-from retrieval.text import clean_user_text
 
 EngineFactory = Callable[..., AnswerEngine]
 

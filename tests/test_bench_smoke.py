@@ -1,16 +1,24 @@
-"""`g21bot bench` in its smallest configuration: every part runs and reports what it must.
-Structure only; speed is measured by the benchmark, never asserted here."""
+"""The benchmark (`python3 dev.py bench`, ``python -m bench``) in its smallest configuration:
+every part runs and reports what it must. Structure only; speed is measured by the benchmark,
+never asserted here."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import bot.entry.cli
+import dev
+from bench.run import main as bench_main
+from tests.conftest import CliResult
+
+ROOT = Path(__file__).resolve().parents[1]
 
 QUESTIONS = [
     {
@@ -53,13 +61,32 @@ def question_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def run_bench(
+    g21_env: Path, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., CliResult]]:
+    """Runs `python -m bench ARGS…` in this process (``bench.run.main``) in the ``g21_env``
+    environment; the logging set-up it installs is undone afterwards."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = bench_main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    yield run
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+
+
 @pytest.mark.timeout(180)
 def test_bench_smallest_run_reports_every_part(
-    run_cli: Callable[..., Any], question_file: Path, tmp_path: Path
+    run_bench: Callable[..., Any], question_file: Path, tmp_path: Path
 ) -> None:
     plot = tmp_path / "bench.png"
-    result = run_cli(
-        "bench",
+    result = run_bench(
         "--json",
         "--questions",
         str(question_file),
@@ -121,10 +148,30 @@ def test_bench_smallest_run_reports_every_part(
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bench_without_checkout_explains(
-    run_cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(bot.entry.cli, "bench_dir", lambda: tmp_path / "no-tests" / "bench")
-    result = run_cli("bench", "--quick")
+def test_cli_bench_points_to_dev_py(run_cli: Callable[..., Any]) -> None:
+    result = run_cli("bench", "--quick", "--json")
     assert result.code == 2
-    assert "tests" in result.err and "checkout" in result.err
+    assert "python3 dev.py bench" in result.err and "checkout" in result.err
+    assert result.out == ""
+
+
+def test_dev_py_bench_passes_arguments_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(dev, "ensure", lambda extra="dev": calls.append(("ensure", extra)))
+    monkeypatch.setattr(dev, "run", lambda *args: calls.append(args) or 0)
+    assert dev.main(["bench", "--quick", "--json"]) == 0
+    assert calls == [("ensure", "dev"), (dev.PY, "-m", "bench", "--quick", "--json")]
+
+
+def test_bench_runs_as_a_module_from_the_root() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for option in ("--quick", "--json", "--plot", "--only"):
+        assert option in done.stdout

@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 import pytest
-from bot_harness import (
+
+from tests.bot_harness import (
     ADMIN,
     GROUP,
     OTHER_USER,
@@ -29,7 +30,7 @@ from bot_harness import (
     sent,
     texts,
 )
-from telegram_standin import BOT_USER, BOT_USERNAME, BotApiStandIn
+from tests.fakes.telegram import BOT_USER, BOT_USERNAME, BotApiStandIn
 
 # AIORateLimiter reads RetryAfter.retry_after, which PTB 22 marks as changing type: not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

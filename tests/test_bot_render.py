@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from telegram_standin import check_html, plain_text
 
 from bot.answering.answer import Answer, Citation
 from bot.telegram.render import (
@@ -17,6 +16,7 @@ from bot.telegram.render import (
     split_message,
     to_html,
 )
+from tests.fakes.telegram import check_html, plain_text
 
 NASTY = 'a<b>c</b> & "d" <script>x</script> &amp; 1<2>0 ¶'
 

@@ -5,8 +5,9 @@ against the Bot API stand-in, the real LangChain OpenAI client against the OpenA
 from __future__ import annotations
 
 import pytest
-from answer_support import cited_reply
-from bot_harness import (
+
+from tests.answer_support import cited_reply
+from tests.bot_harness import (
     GROUP,
     USER,
     StartBot,
@@ -19,8 +20,8 @@ from bot_harness import (
     mention,
     sent,
 )
-from openai_standin import OpenAIStandIn, error, structured
-from telegram_standin import BotApiStandIn
+from tests.fakes.openai import OpenAIStandIn, error, structured
+from tests.fakes.telegram import BotApiStandIn
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::telegram.warnings.PTBDeprecationWarning",

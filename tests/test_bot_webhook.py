@@ -14,7 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from bot_harness import (
+
+from bot.telegram.server import SECRET_HEADER, create_app
+from retrieval.errors import StoreUnavailableError
+from tests.bot_harness import (
     USER,
     RunningBot,
     StartBot,
@@ -27,11 +30,8 @@ from bot_harness import (
     free_port,
     texts,
 )
-from process_support import child_process, settings_free_env, terminate
-from telegram_standin import BotApiStandIn
-
-from bot.telegram.server import SECRET_HEADER, create_app
-from retrieval.errors import StoreUnavailableError
+from tests.fakes.telegram import BotApiStandIn
+from tests.process_support import child_process, settings_free_env, terminate
 
 WEBHOOK_URL = "https://bot.example.test/tg/hook"
 HOOK_PATH = "/tg/hook"

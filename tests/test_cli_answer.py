@@ -9,23 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answer_support import (
+
+from bot.answering.messages import message
+from bot.entry.cli import main
+from retrieval.corpus import Document, load_corpus
+from tests.answer_support import (
     cited_reply,
     clear_g21_env,
     forget_openai_clients,
     ingested_data_dir,
 )
-from openai_standin import (
+from tests.fakes.openai import (
     OpenAIStandIn,
     any_message_contains,
     last_user_contains,
     structured,
     text,
 )
-
-from bot.answering.messages import message
-from bot.entry.cli import main
-from retrieval.corpus import Document, load_corpus
 
 SCORE_KEYS = {
     "n",

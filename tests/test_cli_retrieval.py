@@ -16,7 +16,7 @@ import pytest
 from bot.ops.settings import Settings
 
 if TYPE_CHECKING:
-    from conftest import CliResult
+    from tests.conftest import CliResult
 
 METRICS = {
     "n",

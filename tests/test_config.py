@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answer_support import cited_reply
-from conftest import CliResult
 from dotenv import dotenv_values
-from openai_standin import OpenAIStandIn, structured
 
 from bot.ops.settings import Settings, env_example
+from tests.answer_support import cited_reply
+from tests.conftest import CliResult
+from tests.fakes.openai import OpenAIStandIn, structured
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_EXAMPLE = ROOT / ".env.example"

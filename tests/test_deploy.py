@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
-from process_support import child_process, terminate
-from telegram_standin import BotApiStandIn
 
 from bot.entry.cli import build_parser
 from bot.ops.settings import Settings
 from bot.telegram.server import create_app
+from tests.fakes.telegram import BotApiStandIn
+from tests.process_support import child_process, terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from answer_support import forget_openai_clients
-from bot_harness import (
+
+from bot.answering.answer import Answer
+from bot.answering.messages import message
+from bot.answering.stack import run_ingest
+from bot.telegram.server import MAX_UPDATE_BYTES, SECRET_HEADER, create_app
+from retrieval.store import forget_clients
+from tests.answer_support import forget_openai_clients
+from tests.bot_harness import (
     OTHER_USER,
     USER,
     RunningBot,
@@ -37,17 +43,11 @@ from bot_harness import (
     sent,
     texts,
 )
-from openai_standin import OpenAIStandIn, drop, error, last_user_contains, slow, structured
-from telegram_standin import BotApiStandIn, RecordedRequest
-
-from bot.answering.answer import Answer
-from bot.answering.messages import message
-from bot.answering.stack import run_ingest
-from bot.telegram.server import MAX_UPDATE_BYTES, SECRET_HEADER, create_app
-from retrieval.store import forget_clients
+from tests.fakes.openai import OpenAIStandIn, drop, error, last_user_contains, slow, structured
+from tests.fakes.telegram import BotApiStandIn, RecordedRequest
 
 if TYPE_CHECKING:
-    from conftest import ChromaServer, CliResult
+    from tests.conftest import ChromaServer, CliResult
 
 # AIORateLimiter reads RetryAfter.retry_after, which PTB 22 marks as changing type: not ours.
 pytestmark = pytest.mark.filterwarnings(

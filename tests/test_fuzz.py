@@ -22,8 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from answer_support import assert_grounded, ingested_data_dir, settings_for
-from bot_harness import (
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from bot.answering.answer import Turn
+from bot.answering.engine import AnswerEngine
+from bot.answering.messages import MESSAGES
+from bot.telegram.render import MAX_MESSAGE, split_message
+from retrieval.corpus import Document
+from retrieval.refs import find_references
+from tests.answer_support import assert_grounded, ingested_data_dir, settings_for
+from tests.bot_harness import (
     RunningBot,
     StartBot,
     fixture_api,  # noqa: F401  (a fixture)
@@ -32,16 +41,7 @@ from bot_harness import (
     fixture_ingested_dir,  # noqa: F401  (a fixture)
     fixture_start_bot,  # noqa: F401  (a fixture)
 )
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-from telegram_standin import BOT_USERNAME, BotApiStandIn, TelegramHTML, check_html
-
-from bot.answering.answer import Turn
-from bot.answering.engine import AnswerEngine
-from bot.answering.messages import MESSAGES
-from bot.telegram.render import MAX_MESSAGE, split_message
-from retrieval.corpus import Document
-from retrieval.refs import find_references
+from tests.fakes.telegram import BOT_USERNAME, BotApiStandIn, TelegramHTML, check_html
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -19,8 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
-from answer_support import cited_reply
-from bot_harness import (
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.answering.messages import message
+from bot.ops.logs import REDACTED, JsonFormatter, Redactor, setup_logging
+from bot.ops.settings import Settings
+from bot.telegram.server import SECRET_HEADER, create_app
+from tests.answer_support import cited_reply
+from tests.bot_harness import (
     StartBot,
     fixture_allow_errors,  # noqa: F401  (a fixture)
     fixture_api,  # noqa: F401  (a fixture)
@@ -31,16 +37,10 @@ from bot_harness import (
     free_port,
     texts,
 )
-from conftest import ChromaServer
-from openai_standin import OpenAIStandIn, error, structured
-from process_support import child_process, settings_free_env, terminate
-from prometheus_client.parser import text_string_to_metric_families
-from telegram_standin import BotApiStandIn
-
-from bot.answering.messages import message
-from bot.ops.logs import REDACTED, JsonFormatter, Redactor, setup_logging
-from bot.ops.settings import Settings
-from bot.telegram.server import SECRET_HEADER, create_app
+from tests.conftest import ChromaServer
+from tests.fakes.openai import OpenAIStandIn, error, structured
+from tests.fakes.telegram import BotApiStandIn
+from tests.process_support import child_process, settings_free_env, terminate
 
 TOKEN = "8123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_"
 TOKEN_TAIL = TOKEN.split(":", 1)[1]

@@ -15,7 +15,9 @@ import pytest
 from langchain.chat_models import init_chat_model
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
-from openai_standin import (
+from pydantic import BaseModel, Field, SecretStr
+
+from tests.fakes.openai import (
     OpenAIStandIn,
     RecordedRequest,
     Slow,
@@ -28,7 +30,6 @@ from openai_standin import (
     structured,
     text,
 )
-from pydantic import BaseModel, Field, SecretStr
 
 API_KEY = "sk-test-standin-secret"
 

@@ -24,7 +24,7 @@ from retrieval.store import VectorStore, collection_name, open_client
 from retrieval.tokens import count_tokens
 
 if TYPE_CHECKING:
-    from conftest import ChromaServer, CliResult
+    from tests.conftest import ChromaServer, CliResult
 
 
 def new_store(client: Any, name: str, choice: EmbeddingChoice) -> VectorStore:

@@ -25,7 +25,8 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
-from telegram_standin import (
+
+from tests.fakes.telegram import (
     BOT_ID,
     BOT_USER,
     BOT_USERNAME,

@@ -29,6 +29,10 @@ class Answer:
     shown: list[int] = field(default_factory=list)
     degraded: bool = False
     latency_ms: float = 0.0
+    # What the answer answers: the question's kind and its standalone wording (follow-ups
+    # of the next turn lean on it).
+    kind: str = ""
+    topic: str = ""
 
     @property
     def cited(self) -> list[int]:
@@ -52,3 +56,17 @@ class Turn:
     answer: str
     paragraphs: tuple[int, ...]
     lang: str
+    topic: str = ""
+    kind: str = ""
+
+    @classmethod
+    def of(cls, question: str, answer: Answer) -> Turn:
+        """The turn to remember for ``answer`` to ``question``."""
+        return cls(
+            question,
+            answer.text,
+            tuple(answer.cited or answer.shown),
+            answer.lang,
+            answer.topic,
+            answer.kind,
+        )

@@ -28,6 +28,8 @@ class Context:
     # such as an outline's points or a list's entries, each standing in its paragraph.
     kind: str = "factoid"
     material: tuple[tuple[int, str], ...] = ()
+    # Words the answering sentence holds for a "when / where / how many" question.
+    answer_terms: tuple[str, ...] = ()
 
 
 class Composer(Protocol):

@@ -8,21 +8,31 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.compose import Context
-from bot.answering.conversation import refers_back, shifted_topic, trim_history
-from bot.answering.extractive import ExtractiveComposer
-from bot.answering.messages import message
+from bot.answering.conversation import trim_history
+from bot.answering.extractive import ExtractiveComposer, paragraph_answer
+from bot.answering.followup import Resolved, cue, resolve
+from bot.answering.kinds import Kind, classify
+from bot.answering.messages import REPLY_LANGUAGES, message
 from bot.answering.question import Question
 from bot.answering.stack import Stack, StackHolder, run_ingest
+from bot.answering.structural import (
+    list_answer,
+    metadata_answer,
+    outline_answer,
+    smalltalk_answer,
+    which_paragraph_answer,
+)
 from bot.ops.metrics import RETRIEVAL_LATENCY
 from bot.ops.settings import Settings
+from retrieval.analyze import terms
 from retrieval.corpus import Document
 from retrieval.errors import RetrievalError, StoreUnavailableError
-from retrieval.refs import find_references, strip_references
+from retrieval.refs import ParagraphRequest
 from retrieval.search import SearchResult
 from retrieval.store import IngestReport
 
@@ -34,14 +44,28 @@ log = logging.getLogger(__name__)
 Draft = Callable[[str], Awaitable[None]]
 
 
+# Kinds answered from a search of the statement (the others from its structure).
+SEARCHED = frozenset({"factoid", "stance"})
+# A paragraph the conversation is about is preferred when it ranks this high.
+FOCUS_RANKS = 5
+# … and scores at least this share of the best paragraph's score.
+FOCUS_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What the engine decided before composing: the standalone question and its search."""
+    """What the engine decided before composing: the kind of question, how it reads in its
+    conversation, and the search for it (none for answers from the document's structure)."""
 
-    standalone: str
+    kind: Kind
+    resolved: Resolved
     result: SearchResult
     degraded: bool
     stack: Stack
+
+    @property
+    def searched(self) -> bool:
+        return self.kind.name in SEARCHED and self.resolved.intent in ("new", "lean", "shift")
 
 
 class AnswerEngine:
@@ -168,6 +192,7 @@ class AnswerEngine:
             yield await asyncio.to_thread(self._answer_extractively, q)
             return
         started = time.perf_counter()
+        standalone: str | None = None
         try:
             standalone = await llm.condense(q.text, q.history, q.lang)
         except Exception as exc:  # any model failure: the extractive follow-up rule
@@ -175,16 +200,21 @@ class AnswerEngine:
                 "condense step failed (%s); using the extractive follow-up rule",
                 type(exc).__name__,
             )
-            standalone = self._resolve(q)
         try:
             plan = await asyncio.to_thread(self._plan, q, standalone)
         except RetrievalError as exc:
             yield self._unavailable(q, exc)
             return
         ctx = self._context(q, plan)
-        if plan.result.request is not None or not plan.result.covered:
-            # Paragraph requests are shown verbatim; out-of-scope questions never reach the model.
-            yield self._stamp(self.extractive.compose(ctx), plan, started)
+        modelled = plan.kind.name in ("overview", "list") or plan.searched
+        if (
+            not modelled
+            or plan.result.request is not None
+            or (plan.searched and not plan.result.covered)
+        ):
+            # Paragraph requests are shown verbatim, facts about the document come from the
+            # manifest, and out-of-scope questions never reach the model.
+            yield self._stamp(self._compose_extractively(q, plan), plan, started)
             return
         from bot.answering.llm import LLMUnavailable, LLMUnverified
 
@@ -196,12 +226,14 @@ class AnswerEngine:
                 else:
                     yield item
         except LLMUnavailable:
-            answer = self.extractive.compose(ctx)
+            answer = self._compose_extractively(q, plan)
         except LLMUnverified:
-            answer = self.extractive.compose(ctx)
+            answer = self._compose_extractively(q, plan)
             answer.note = message(q.reply_lang, "llm_unverified")
             answer.text += "\n" + answer.note
         assert answer is not None
+        answer.kind = answer.kind or plan.kind.name
+        answer.topic = answer.topic or (plan.resolved.standalone if plan.searched else "")
         yield self._stamp(answer, plan, started)
 
     async def aclose(self) -> None:
@@ -231,17 +263,6 @@ class AnswerEngine:
     def _history(self, history: Sequence[Turn]) -> list[Turn]:
         return trim_history(history, self.settings.history_turns, self.settings.history_tokens)
 
-    def _resolve(self, q: Question) -> str:
-        """Extractive follow-ups: a pronoun-led question borrows the previous question's topic;
-        "what about X?" asks about X alone (the earlier topic would outrank it)."""
-        question, history = q.text, q.history
-        if not history or find_references(question) or not refers_back(question, q.lang):
-            return question
-        topic = shifted_topic(question, q.lang)
-        if topic:
-            return topic
-        return f"{question} {strip_references(history[-1].question)}".strip()
-
     def _search(
         self, stack: Stack, text: str, k: int, dense: bool = True
     ) -> tuple[SearchResult, bool]:
@@ -257,16 +278,83 @@ class AnswerEngine:
         return result, degraded
 
     def _plan(self, q: Question, standalone: str | None = None) -> Plan:
+        """Classify, read the question in its conversation, and search when it needs one;
+        ``standalone`` is a follow-up already made standalone (by a model)."""
         stack = self.stack()
-        standalone = self._resolve(q) if standalone is None else standalone
-        result, degraded = self._search(stack, standalone, 10)
-        return Plan(standalone, result, degraded, stack)
+        kind = classify(q.text, q.lang)
+        resolved = Resolved("new", q.text)
+        if kind.name in SEARCHED:
+            resolved = resolve(q, stack.retriever.covers)
+            if standalone and resolved.intent in ("lean", "shift"):
+                resolved = Resolved(resolved.intent, standalone, resolved.focus)
+        result, degraded = SearchResult(resolved.standalone, []), False
+        if kind.name in SEARCHED and resolved.intent in ("new", "lean", "shift"):
+            result, degraded = self._search(stack, resolved.standalone, 10)
+            result = _prefer(result, resolved.focus)
+            if resolved.focus and not result.covered and not terms(q.text):
+                # "Why?" after a paragraph: nothing to search for but that paragraph.
+                result = stack.retriever.about(resolved.standalone, resolved.focus)
+        return Plan(kind, resolved, result, degraded, stack)
 
     def _context(self, q: Question, plan: Plan) -> Context:
         retriever = plan.stack.retriever
         return Context(
-            q, plan.standalone, plan.result, retriever.corpus.primary, retriever.gate.weight
+            q,
+            plan.resolved.standalone,
+            plan.result,
+            retriever.corpus.primary,
+            retriever.gate.weight,
+            plan.kind.name,
+            self._material(q, plan),
+            _answer_terms(q, plan),
         )
+
+    def _material(self, q: Question, plan: Plan) -> tuple[tuple[int, str], ...]:
+        """What a model answers an overview or a list from (each item stands in its
+        paragraph)."""
+        document, lang = plan.stack.corpus.primary, q.reply_lang
+        if plan.kind.name == "list":
+            return tuple(
+                (e.paragraph, e.text) for e in plan.stack.entities.items(plan.kind.detail, lang)
+            )
+        if plan.kind.name == "overview":
+            return tuple((n, document.text(n, lang)) for n in document.numbers)
+        return ()
+
+    def _structural(self, q: Question, plan: Plan) -> Answer | None:
+        """The answer from the document's structure, for kinds and follow-ups that need no
+        search; None for the others."""
+        document, lang, kind = plan.stack.corpus.primary, q.reply_lang, plan.kind
+        resolved = plan.resolved
+        if kind.name == "smalltalk":
+            return smalltalk_answer(kind.detail, lang)
+        if kind.name == "overview":
+            return outline_answer(document, lang)
+        if kind.name == "metadata":
+            return metadata_answer(kind.detail.split(","), document, lang)
+        if kind.name == "list":
+            return list_answer(kind.detail, plan.stack.entities, document, lang)
+        if resolved.intent == "which_paragraph":
+            return which_paragraph_answer(resolved.focus, document, lang)
+        if resolved.intent == "more":
+            request = ParagraphRequest(tuple(resolved.focus), ())
+            return paragraph_answer(request, document, lang, list(resolved.focus))
+        if resolved.intent == "language" and resolved.lang in REPLY_LANGUAGES:
+            # The last question again, in the language asked for.
+            last = q.history[-1]
+            again = Question(last.question, last.question, last.lang, resolved.lang, q.history[:-1])
+            return self._answer_extractively(again)
+        return None
+
+    def _compose_extractively(self, q: Question, plan: Plan) -> Answer:
+        structural = self._structural(q, plan)
+        answer = structural or self.extractive.compose(self._context(q, plan))
+        if structural is not None and not answer.retrieved:
+            # No search ranked anything: the paragraphs the answer rests on, in its order.
+            answer.retrieved = answer.cited or list(answer.shown)
+        answer.kind = answer.kind or plan.kind.name
+        answer.topic = plan.resolved.standalone if plan.searched else answer.topic
+        return answer
 
     def _answer_extractively(self, q: Question) -> Answer:
         started = time.perf_counter()
@@ -278,7 +366,7 @@ class AnswerEngine:
             plan = self._plan(q)
         except RetrievalError as exc:
             return self._unavailable(q, exc)
-        return self._stamp(self.extractive.compose(self._context(q, plan)), plan, started)
+        return self._stamp(self._compose_extractively(q, plan), plan, started)
 
     def _unavailable(self, q: Question, exc: RetrievalError) -> Answer:
         log.error("cannot answer: %s", exc)
@@ -290,3 +378,34 @@ class AnswerEngine:
         answer.degraded = plan.degraded
         answer.latency_ms = (time.perf_counter() - started) * 1000
         return answer
+
+
+def _prefer(result: SearchResult, focus: Sequence[int]) -> SearchResult:
+    """The result with the best-ranked paragraph the conversation is about moved first, when
+    it ranks near the top (a follow-up about the same thing)."""
+    if not focus or result.request is not None:
+        return result
+    for i, hit in enumerate(result.hits[:FOCUS_RANKS]):
+        if hit.paragraph in focus:
+            if i == 0 or hit.score < FOCUS_SHARE * result.hits[0].score:
+                return result
+            hits = [hit, *result.hits[:i], *result.hits[i + 1 :]]
+            return replace(result, hits=hits)
+    return result
+
+
+def _answer_terms(q: Question, plan: Plan) -> tuple[str, ...]:
+    """Words the answering sentence of a "when / where / how many" question holds: the
+    dates, places or numbers the statement mentions."""
+    if not plan.searched:
+        return ()
+    for asks, kinds in (
+        ("date", ("date",)),
+        ("place", ("place",)),
+        ("number", ("number", "date")),
+        ("resolution", ("resolution",)),
+    ):
+        if cue(q.text, "asks", asks):
+            lang = q.reply_lang if q.lang not in plan.stack.corpus.primary.versions else q.lang
+            return tuple(e.text for kind in kinds for e in plan.stack.entities.items(kind, lang))
+    return ()

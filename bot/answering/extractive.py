@@ -10,7 +10,8 @@ from bot.answering.compose import Context
 from bot.answering.messages import message
 from retrieval.corpus import Document
 from retrieval.refs import ParagraphRequest
-from retrieval.search import ParagraphHit, features
+from retrieval.search import ParagraphHit, expand_aliases, features
+from retrieval.stance import stances_of
 from retrieval.text import split_sentences
 
 MAX_SENTENCES = 3
@@ -20,12 +21,19 @@ SECONDARY_SHARE = 0.75
 PARAGRAPHS_CONSIDERED = 3
 
 
+# A sentence holding what a "when / where / how many" question asks for (a date, a place, a
+# number) gains this much, on the scale of a sentence holding every question term.
+ANSWER_TYPE_BONUS = 0.5
+
+
 @dataclass(frozen=True)
 class Scored:
     paragraph: int
     position: int
     sentence: str
     score: float
+    # The (IDF-weighted) share of the question's terms the sentence holds.
+    content: float = 0.0
 
 
 def score_sentences(
@@ -34,26 +42,32 @@ def score_sentences(
     document: Document,
     lang: str,
     weight: Callable[[str], float],
+    answer_terms: Sequence[str] = (),
 ) -> list[Scored]:
     """Every sentence of the top paragraphs, scored by the IDF weight of the question terms
-    it contains, with a small bonus for the paragraph's rank."""
-    wanted = features(question)
+    it contains (abbreviations read as the statement's words), with a small bonus for the
+    paragraph's rank and one for holding what the question asks for."""
+    wanted = features(expand_aliases(question))
     total = sum(weight(t) for t in wanted) or 1.0
+    asked = [t.casefold() for t in answer_terms]
     scored = []
     for rank, hit in enumerate(hits[:PARAGRAPHS_CONSIDERED]):
         prior = 1.0 - 0.15 * rank
         sentences = split_sentences(document.text(hit.paragraph, lang), lang)
         for position, sentence in enumerate(sentences):
             found = features(sentence)
-            matched = sum(weight(t) for t in wanted if t in found)
+            content = sum(weight(t) for t in wanted if t in found) / total
+            folded = sentence.casefold()
+            bonus = ANSWER_TYPE_BONUS if any(t in folded for t in asked) else 0.0
             scored.append(
-                Scored(hit.paragraph, position, sentence, prior * (0.1 + matched / total))
+                Scored(hit.paragraph, position, sentence, prior * (0.1 + content + bonus), content)
             )
     return scored
 
 
 def choose(scored: list[Scored], top_paragraph: int) -> list[Scored]:
-    """The best sentence of the top paragraph, plus close runners-up, in reading order."""
+    """The best sentence of the top paragraph, plus close runners-up that share content with
+    the question (more quotes are not a better answer), in reading order."""
     if not scored:
         return []
     in_top = [s for s in scored if s.paragraph == top_paragraph]
@@ -63,6 +77,8 @@ def choose(scored: list[Scored], top_paragraph: int) -> list[Scored]:
         if len(picked) >= MAX_SENTENCES:
             break
         if candidate is first or candidate.score < SECONDARY_SHARE * first.score:
+            continue
+        if candidate.content <= 0 or candidate.content < SECONDARY_SHARE * first.content:
             continue
         picked.append(candidate)
     order = {
@@ -107,9 +123,17 @@ def extractive_answer(ctx: Context) -> Answer:
         return not_covered_answer(document, lang, result.paragraphs)
     question_lang = ctx.question.lang
     source_lang = question_lang if question_lang in document.versions else lang
-    scored = score_sentences(ctx.standalone, result.hits, document, source_lang, ctx.weight)
+    scored = score_sentences(
+        ctx.standalone, result.hits, document, source_lang, ctx.weight, ctx.answer_terms
+    )
     chosen = _align(choose(scored, result.hits[0].paragraph), document, source_lang, lang)
     lines = [message(lang, "lead")]
+    stance = None
+    if ctx.kind == "stance" and chosen:
+        stance = _stance(chosen[0].sentence, ctx.standalone, lang)
+    if stance:
+        # Said by the quote below it: what the Group does there, in the text's own verb.
+        lines = [message(lang, f"stance_{stance}")]
     citations = []
     for s in chosen:
         lines.append(f"“{s.sentence}” [¶{s.paragraph}]")
@@ -120,6 +144,20 @@ def extractive_answer(ctx: Context) -> Answer:
     return Answer(
         "\n".join(lines), citations, lang, "extractive", retrieved=result.paragraphs, note=note
     )
+
+
+def _stance(sentence: str, question: str, lang: str) -> str | None:
+    """What the Group does in ``sentence`` about what ``question`` asks: the stance verb
+    whose stretch of the sentence shares the most with the question."""
+    marks = stances_of(sentence, lang)
+    if not marks:
+        return None
+    wanted = features(expand_aliases(question))
+    ends = [m.start for m in marks[1:]] + [len(sentence)]
+    shared = [
+        len(wanted & features(sentence[m.start : end])) for m, end in zip(marks, ends, strict=True)
+    ]
+    return marks[shared.index(max(shared))].key
 
 
 def paragraph_answer(

@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.ops.settings import Settings
 from retrieval.corpus import Corpus, load_corpus
 from retrieval.embeddings import EmbeddingChoice, make_embeddings
+from retrieval.entities import EntityIndex
 from retrieval.errors import IndexNotReadyError, StoreUnavailableError
 from retrieval.ingest import corpus_chunks, ingest
 from retrieval.search import Retriever
@@ -26,6 +27,8 @@ class Stack:
     choice: EmbeddingChoice
     store: VectorStore
     retriever: Retriever
+    # What the primary document mentions (resolutions, dates, bodies …), per language.
+    entities: EntityIndex
 
 
 def open_store(settings: Settings, corpus: Corpus, choice: EmbeddingChoice) -> VectorStore:
@@ -112,4 +115,4 @@ class StackHolder:
         if not chunks:
             chunks = corpus_chunks(corpus, settings.chunk_tokens)
         retriever = Retriever(corpus, store, choice, chunks, settings.min_coverage)
-        return Stack(corpus, choice, store, retriever)
+        return Stack(corpus, choice, store, retriever, EntityIndex(corpus.primary))

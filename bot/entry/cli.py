@@ -244,55 +244,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCH_PACKAGE = "g21bot_bench"
-
-
-def bench_dir() -> Path:
-    """Where the benchmark code lives: ``tests/bench`` of the checkout g21bot runs from."""
-    import bot
-
-    return Path(bot.__file__).resolve().parents[1] / "tests" / "bench"
-
-
-def load_bench() -> Any:
-    """The benchmark's ``run`` module, loaded from the checkout (it is not installed)."""
-    import importlib
-    import importlib.util
-
-    folder = bench_dir()
-    init = folder / "__init__.py"
-    if not init.is_file():
-        raise FileNotFoundError(
-            f"`g21bot bench` needs the benchmark code in {folder}, which is part of a source "
-            "checkout (tests/), not of an installed package: run it from a git clone "
-            "installed with `pip install -e '.[dev]'`"
-        )
-    if BENCH_PACKAGE not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            BENCH_PACKAGE, init, submodule_search_locations=[str(folder)]
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[BENCH_PACKAGE] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[BENCH_PACKAGE]
-            raise
-    return importlib.import_module(f"{BENCH_PACKAGE}.run")
+BENCH_POINTER = (
+    "the benchmark is part of a source checkout, not of g21bot: from the checkout's root run "
+    "`python3 dev.py bench [--quick] [--json] [--plot PATH]` (or `make bench`)"
+)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    try:
-        bench = load_bench()
-    except (FileNotFoundError, ImportError) as exc:
-        print(f"g21bot: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return int(bench.main(args))
-    except ValueError as exc:
-        print(f"g21bot bench: {exc}", file=sys.stderr)
-        return 2
+    print(f"g21bot: {BENCH_POINTER}", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,30 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "bench",
-        help="benchmarks against baselines measured in the same run (needs the checkout's tests/)",
-        description="Answer path vs its raw parts, a plain LangChain BM25 peer, synthetic "
-        "corpora of growing size (embedded Chroma and a chroma server), the Telegram bot under "
-        "load and under Bot API faults (local Bot API stand-in), cold start. Medians and "
-        "percentiles; nothing asserted.",
+        help="moved: run `python3 dev.py bench` from a source checkout",
+        description=BENCH_POINTER,
+        prefix_chars="+",  # any argument, options included, only gets the pointer
     )
-    p.add_argument("--quick", action="store_true", help="small sizes: the whole run in < 2 min")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--plot", metavar="PATH", help="write a PNG of latency, ingest time and RSS vs size"
-    )
-    p.add_argument(
-        "--questions", metavar="PATH", help="JSONL questions (default ../shared/eval/dev.jsonl)"
-    )
-    p.add_argument("--sizes", help="comma-separated corpus sizes in paragraphs")
-    p.add_argument("--modes", help="Chroma modes for the scale runs: embedded,server")
-    p.add_argument("--users", type=int, help="simulated Telegram users")
-    p.add_argument("--fault-users", type=int, help="simulated users per fault scenario")
-    p.add_argument("--messages", type=int, help="questions per simulated user")
-    p.add_argument("--repeats", type=int, help="timings per question (the median is kept)")
-    p.add_argument("--cold-runs", type=int, help="cold-start runs (the median is kept)")
-    p.add_argument(
-        "--only", help="comma-separated parts: answer,peer,scale,bot,bot_faults,cold_start"
-    )
+    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_bench)
     return parser
 

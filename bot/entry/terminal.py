@@ -66,5 +66,5 @@ def _converse(
             continue
         answer = engine.answer(line, history, reply_lang)
         print(answer.text)
-        history.append(Turn(line, answer.text, tuple(answer.cited), answer.lang))
+        history.append(Turn.of(line, answer))
         del history[: -max(1, history_turns)]

@@ -176,6 +176,9 @@ async def show_paragraph(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     msg = update.effective_message
     if msg is not None:
         await send_html(msg, to_html(text), text, paragraph_keyboard(n, document.count, lang))
+    if update.effective_user is not None:
+        # "Why?" or "which resolution convened it?" next are about this paragraph.
+        remember(context, update.effective_user.id, Turn(f"/para {n}", text, (n,), lang))
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -229,6 +232,13 @@ def _history(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> list[Turn]:
         return []
     histories = context.chat_data.setdefault("history", {})
     return histories.setdefault(user_id, [])
+
+
+def remember(context: ContextTypes.DEFAULT_TYPE, user_id: int, turn: Turn) -> None:
+    """Keep ``turn`` in the user's history in this chat, within the configured length."""
+    history = _history(context, user_id)
+    history.append(turn)
+    del history[: -max(1, state(context).settings.history_turns)]
 
 
 def _strip_mention(text: str, username: str) -> str:
@@ -333,8 +343,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
     # stack is not needed (and may be down: the answer then says so).
     count = st.engine.document.count if answer.shown else 0
     await send_answer(msg, answer, count)
-    history.append(Turn(question, answer.text, tuple(answer.cited or answer.shown), answer.lang))
-    del history[: -max(1, st.settings.history_turns)]
+    remember(context, user.id, Turn.of(question, answer))
 
 
 async def with_typing(

@@ -25,21 +25,56 @@ in ``llm.requests``; the SDK's ``x-stainless-retry-count`` header is exposed as
 required (401 otherwise, like OpenAI) and kept in ``RecordedRequest.authorization``,
 which is excluded from ``repr`` and redacted in ``RecordedRequest.headers``; the server
 never logs anything.
+
+This module holds the server, the recording and the names tests import; the replies and
+matchers are in ``openai_replies``, the response bodies and stream events in ``openai_wire``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
+
+from tests.fakes.openai_replies import (
+    Drop,
+    Error,
+    Matcher,
+    RawArguments,
+    RawContent,
+    Reply,
+    Slow,
+    Structured,
+    Text,
+    _content_text,
+    any_message_contains,
+    drop,
+    error,
+    last_user_contains,
+    raw_arguments,
+    raw_content,
+    slow,
+    structured,
+    text,
+)
+from tests.fakes.openai_wire import (
+    _CREATED,
+    _FINGERPRINT,
+    _Answer,
+    _answer,
+    _error_body,
+    _error_type,
+    _is_function_tool,
+    _stream_events,
+    _usage,
+)
 
 __all__ = [
     "Drop",
@@ -64,182 +99,9 @@ __all__ = [
     "text",
 ]
 
-Matcher = Callable[[dict[str, Any]], bool]
-"""Predicate on the parsed JSON body of a chat-completions request."""
-
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
 REDACTED = "<redacted>"
-_CREATED = 1_700_000_000  # fixed timestamp keeps responses deterministic
-_FINGERPRINT = "fp_standin"
-
-
-# --------------------------------------------------------------------------- replies
-
-
-@dataclass(frozen=True)
-class Text:
-    """Plain assistant content."""
-
-    content: str
-    match: Matcher | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class Structured:
-    """A structured answer, shaped after what the request asked for.
-
-    * ``tool`` given, or ``tool_choice`` forces a function → a tool call to it;
-    * else ``response_format`` of type ``json_schema``/``json_object`` → JSON content;
-    * else any function ``tools`` in the request → a tool call to the first tool;
-    * else JSON content.
-    """
-
-    obj: dict[str, Any]
-    tool: str | None = None
-    match: Matcher | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class RawContent:
-    """Content exactly as given (e.g. malformed JSON for a json_schema request)."""
-
-    content: str
-    match: Matcher | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class RawArguments:
-    """A tool call whose ``arguments`` string is exactly as given (e.g. malformed JSON).
-
-    Calls ``tool``, else the function forced by ``tool_choice``, else the first tool;
-    without tools in the request the string is sent as content.
-    """
-
-    arguments: str
-    tool: str | None = None
-    match: Matcher | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class Error:
-    """An HTTP error with an OpenAI error body ``{"error": {...}}``.
-
-    ``retry_after_ms`` is sent as the ``retry-after-ms`` header (the openai SDK honours
-    it, so SDK retries stay fast in tests); ``None`` omits it. ``should_retry`` sets the
-    ``x-should-retry`` header the SDK obeys; ``None`` omits it.
-    """
-
-    status: int = 500
-    message: str = "The stand-in server had an error while processing your request."
-    type: str | None = None
-    code: str | None = None
-    retry_after_ms: float | None = 1.0
-    should_retry: bool | None = None
-    match: Matcher | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class Slow:
-    """Wait ``seconds`` (cut short by ``close()``), then answer with ``then``.
-
-    ``then=None`` means ``llm.default`` at the time the wait ends. If the stand-in is
-    closed while waiting, the connection is dropped without a response.
-    """
-
-    seconds: float
-    then: Reply | None = None
-    match: Matcher | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class Drop:
-    """Close the connection without sending any response."""
-
-    match: Matcher | None = field(default=None, compare=False)
-
-
-Reply = Text | Structured | RawContent | RawArguments | Error | Slow | Drop
-
-
-def text(content: str, *, match: Matcher | None = None) -> Text:
-    return Text(content, match=match)
-
-
-def structured(
-    obj: dict[str, Any], *, tool: str | None = None, match: Matcher | None = None
-) -> Structured:
-    return Structured(obj, tool=tool, match=match)
-
-
-def raw_content(content: str, *, match: Matcher | None = None) -> RawContent:
-    return RawContent(content, match=match)
-
-
-def raw_arguments(
-    arguments: str, *, tool: str | None = None, match: Matcher | None = None
-) -> RawArguments:
-    return RawArguments(arguments, tool=tool, match=match)
-
-
-def error(
-    status: int = 500,
-    message: str = "The stand-in server had an error while processing your request.",
-    *,
-    type: str | None = None,
-    code: str | None = None,
-    retry_after_ms: float | None = 1.0,
-    should_retry: bool | None = None,
-    match: Matcher | None = None,
-) -> Error:
-    return Error(
-        status=status,
-        message=message,
-        type=type,
-        code=code,
-        retry_after_ms=retry_after_ms,
-        should_retry=should_retry,
-        match=match,
-    )
-
-
-def slow(seconds: float, then: Reply | None = None, *, match: Matcher | None = None) -> Slow:
-    return Slow(seconds, then=then, match=match)
-
-
-def drop(*, match: Matcher | None = None) -> Drop:
-    return Drop(match=match)
-
-
-# -------------------------------------------------------------------------- matchers
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") if isinstance(p, dict) else str(p) for p in content]
-        return "".join(p for p in parts if isinstance(p, str))
-    return ""
-
-
-def last_user_contains(needle: str) -> Matcher:
-    """Match requests whose last user message contains ``needle``."""
-
-    def _match(body: dict[str, Any]) -> bool:
-        users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
-        return bool(users) and needle in _content_text(users[-1].get("content"))
-
-    return _match
-
-
-def any_message_contains(needle: str) -> Matcher:
-    """Match requests where any message (system prompt included) contains ``needle``."""
-
-    def _match(body: dict[str, Any]) -> bool:
-        return any(needle in _content_text(m.get("content")) for m in body.get("messages") or [])
-
-    return _match
 
 
 # ------------------------------------------------------------------------- recording
@@ -309,15 +171,6 @@ class RecordedRequest:
     def response_format(self) -> dict[str, Any] | None:
         rf = self.json.get("response_format")
         return rf if isinstance(rf, dict) else None
-
-
-def _is_function_tool(tool: Any) -> bool:
-    return (
-        isinstance(tool, dict)
-        and tool.get("type") == "function"
-        and isinstance(tool.get("function"), dict)
-        and isinstance(tool["function"].get("name"), str)
-    )
 
 
 # ---------------------------------------------------------------------- the stand-in
@@ -557,108 +410,6 @@ def _safe_match(match: Matcher, body: dict[str, Any]) -> bool:
         return False
 
 
-# ------------------------------------------------------------------ response building
-
-
-def _word_count(s: str) -> int:
-    return len(s.split())
-
-
-def _usage(body: dict[str, Any], completion: str) -> dict[str, Any]:
-    prompt = sum(
-        _word_count(_content_text(m.get("content")))
-        for m in body.get("messages") or []
-        if isinstance(m, dict)
-    )
-    prompt_tokens = max(1, prompt)
-    completion_tokens = max(1, _word_count(completion))
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
-
-
-def _pick_tool(body: dict[str, Any], tool: str | None, *, defer_to_format: bool) -> str | None:
-    """Which function to call: explicit ``tool`` > forced ``tool_choice`` > first tool.
-
-    With ``defer_to_format``, a ``json_schema``/``json_object`` ``response_format`` wins
-    over unforced tools (the answer goes into the content).
-    """
-    if tool:
-        return tool
-    names = [t["function"]["name"] for t in body.get("tools") or [] if _is_function_tool(t)]
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict):
-        # Chat Completions: {"type": "function", "function": {"name": ...}}
-        fn = choice.get("function")
-        if isinstance(fn, dict) and isinstance(fn.get("name"), str):
-            return str(fn["name"])
-        if isinstance(choice.get("name"), str):
-            return str(choice["name"])
-    if not names or choice == "none":
-        return None
-    rf = body.get("response_format")
-    if (
-        defer_to_format
-        and choice != "required"
-        and isinstance(rf, dict)
-        and rf.get("type") in ("json_schema", "json_object")
-    ):
-        return None
-    return names[0]
-
-
-@dataclass
-class _Answer:
-    content: str | None
-    tool_calls: list[dict[str, Any]] | None
-    finish_reason: str
-
-
-def _answer(
-    reply: Text | Structured | RawContent | RawArguments, body: dict[str, Any], call_id: str
-) -> _Answer:
-    if isinstance(reply, Structured | RawArguments):
-        if isinstance(reply, Structured):
-            payload = json.dumps(reply.obj)
-            tool = _pick_tool(body, reply.tool, defer_to_format=True)
-        else:
-            payload = reply.arguments
-            tool = _pick_tool(body, reply.tool, defer_to_format=False)
-        if tool is not None:
-            call = {
-                "id": call_id,
-                "type": "function",
-                "function": {"name": tool, "arguments": payload},
-            }
-            return _Answer(None, [call], "tool_calls")
-        return _Answer(payload, None, "stop")
-    return _Answer(reply.content, None, "stop")
-
-
-def _split(s: str, *, min_pieces: int = 3, max_size: int = 8) -> list[str]:
-    """Split into several pieces: at least ``min_pieces`` (if long enough), ≤ max_size each."""
-    if not s:
-        return []
-    size = max(1, min(max_size, math.ceil(len(s) / min_pieces)))
-    return [s[i : i + size] for i in range(0, len(s), size)]
-
-
-def _error_type(status: int) -> str:
-    if status == 401:
-        return "invalid_request_error"
-    if status == 429:
-        return "requests"
-    if status >= 500:
-        return "server_error"
-    return "invalid_request_error"
-
-
-def _error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
-
-
 # ---------------------------------------------------------------------------- handler
 
 
@@ -888,58 +639,3 @@ class _Handler(BaseHTTPRequestHandler):
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-
-
-def _stream_events(
-    answer: _Answer,
-    completion_id: str,
-    model: str,
-    usage: dict[str, Any],
-    include_usage: bool,
-) -> Iterator[str]:
-    """JSON payloads of the ``chat.completion.chunk`` events, as OpenAI sends them."""
-    base: dict[str, Any] = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": _CREATED,
-        "model": model,
-        "system_fingerprint": _FINGERPRINT,
-    }
-
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
-        event: dict[str, Any] = {
-            **base,
-            "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if include_usage:
-            event["usage"] = None
-        return json.dumps(event)
-
-    if answer.tool_calls:
-        yield chunk(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "index": i,
-                        "id": call["id"],
-                        "type": "function",
-                        "function": {"name": call["function"]["name"], "arguments": ""},
-                    }
-                    for i, call in enumerate(answer.tool_calls)
-                ],
-            }
-        )
-        for i, call in enumerate(answer.tool_calls):
-            for piece in _split(call["function"]["arguments"]):
-                yield chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
-    else:
-        yield chunk({"role": "assistant", "content": "", "refusal": None})
-        for piece in _split(answer.content or ""):
-            yield chunk({"content": piece})
-    yield chunk({}, answer.finish_reason)
-    if include_usage:
-        yield json.dumps({**base, "choices": [], "usage": usage})

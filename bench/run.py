@@ -1,13 +1,15 @@
-"""`g21bot bench`: run the parts, print tables (or one JSON object with ``--json``)."""
+"""`python3 dev.py bench` (``python -m bench``): run the parts, print tables (or one JSON
+object with ``--json``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -344,7 +346,38 @@ def _p(block: dict[str, float]) -> list[float]:
     return [block["p50"], block["p95"], block["max"]]
 
 
-def main(args: argparse.Namespace) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python3 dev.py bench",
+        description="Answer path vs its raw parts, a plain LangChain BM25 peer, synthetic "
+        "corpora of growing size (embedded Chroma and a chroma server), the Telegram bot under "
+        "load and under Bot API faults (local Bot API stand-in), cold start. Medians and "
+        "percentiles; nothing asserted.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    p.add_argument("--quick", action="store_true", help="small sizes: the whole run in < 2 min")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--plot", metavar="PATH", help="write a PNG of latency, ingest time and RSS vs size"
+    )
+    p.add_argument(
+        "--questions", metavar="PATH", help="JSONL questions (default ../shared/eval/dev.jsonl)"
+    )
+    p.add_argument("--sizes", help="comma-separated corpus sizes in paragraphs")
+    p.add_argument("--modes", help="Chroma modes for the scale runs: embedded,server")
+    p.add_argument("--users", type=int, help="simulated Telegram users")
+    p.add_argument("--fault-users", type=int, help="simulated users per fault scenario")
+    p.add_argument("--messages", type=int, help="questions per simulated user")
+    p.add_argument("--repeats", type=int, help="timings per question (the median is kept)")
+    p.add_argument("--cold-runs", type=int, help="cold-start runs (the median is kept)")
+    p.add_argument(
+        "--only", help="comma-separated parts: answer,peer,scale,bot,bot_faults,cold_start"
+    )
+    return p
+
+
+def bench(args: argparse.Namespace) -> int:
+    """One run as configured by ``args``; exit status 1 when a part failed."""
     config = config_from_args(args)
     report = run(config)
     if args.json:
@@ -352,3 +385,33 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(tables(report))
     return 1 if report.get("errors") else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Arguments, then logging as `g21bot` sets it up (from the g21bot settings), then the
+    run. Exit status: 0, 1 when a part failed, 2 for a bad argument or setting."""
+    args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    from bot.ops.logs import setup_logging
+    from bot.ops.settings import Settings
+    from retrieval.errors import RetrievalError
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        print(f"bench: invalid setting {field}: {first['msg']}", file=sys.stderr)
+        return 2
+    setup_logging(settings, verbose=args.verbose)
+    try:
+        return bench(args)
+    except ValueError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    except RetrievalError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

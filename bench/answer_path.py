@@ -19,13 +19,13 @@ def timings(engine: Any, questions: list[Any], repeats: int) -> dict[str, Any]:
     alone (the Chroma call the retriever makes, the BM25 query), and the last answer."""
     from retrieval.analyze import terms
     from retrieval.embeddings import query_vector
-    from retrieval.search import expand_aliases
+    from retrieval.search import CANDIDATE_POOL, expand_aliases
     from retrieval.text import clean_user_text
 
     stack = engine.stack()
     retriever = stack.retriever
     engine.answer("warm-up 预热")  # dictionaries and indexes load on first use
-    pool = min(len(retriever.chunks), 50)  # what Retriever.rank asks both indexes for
+    pool = min(len(retriever.chunks), CANDIDATE_POOL)  # what Retriever.rank asks both for
     out: dict[str, Any] = {"answer": [], "chroma": [], "bm25": [], "search": [], "answers": []}
     for q in questions:
         query = expand_aliases(clean_user_text(q.question))

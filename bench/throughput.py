@@ -113,16 +113,20 @@ async def _load(
     from telegram.ext import TypeHandler
 
     from bot.answering.engine import AnswerEngine
+    from bot.ops.settings import Settings
     from bot.telegram.app import build_application
+
+    shipped_limit = Settings.model_fields["rate_limit_per_minute"].default
+    shipped_rate = Settings.model_fields["telegram_max_rate"].default
 
     with RemoteStandIn(faults) as api:
         settings = bench_settings(
             data_dir,
             TELEGRAM_BOT_TOKEN=api.token,
             TELEGRAM_BASE_URL=api.base_url,
-            G21_RATE_LIMIT_PER_MINUTE=max(20, 2 * messages),
+            G21_RATE_LIMIT_PER_MINUTE=max(shipped_limit, 2 * messages),
             # Unthrottled: the bot's own capacity, as with a local Bot API server.
-            G21_TELEGRAM_MAX_RATE=30 if throttled else 0,
+            G21_TELEGRAM_MAX_RATE=shipped_rate if throttled else 0,
         )
         engine = AnswerEngine(settings)
         engine.answer("warm-up 预热")

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from .common import BENCH_DIR, clean_env, dir_size_mb, log, start_chroma
+from .common import checkout_env, clean_env, dir_size_mb, log, module_command, start_chroma
 from .synth import write_corpus
 
-WORKER = BENCH_DIR / "scale_worker.py"
+WORKER = "bench.scale_worker"
 WORKER_TIMEOUT = 3600.0
 
 
@@ -24,11 +23,11 @@ def run_worker(spec: dict[str, Any], cwd: Path) -> dict[str, Any]:
     """One phase in a fresh interpreter; its last stdout line is the JSON result."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, str(WORKER), json.dumps(spec)],
+        module_command(WORKER, json.dumps(spec)),
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=clean_env(),
+        env=checkout_env(clean_env()),
         timeout=WORKER_TIMEOUT,
         check=False,
     )

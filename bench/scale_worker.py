@@ -3,7 +3,7 @@ as the product runs them: ``ingest`` (what `g21bot ingest` does: parse, chunk, e
 to Chroma) or ``serve`` (what the bot does at start and then per question: open the stack,
 answer). Prints one JSON line with the timings and the peak RSS of this process.
 
-Usage: python scale_worker.py '{"phase": "ingest"|"serve", "manifest": ..., "data_dir": ...,
+Usage: python -m bench.scale_worker '{"phase": "ingest"|"serve", "manifest": ..., "data_dir": ...,
 "chroma_port": 0 or a server's port, "questions": ..., "repeats": N}'"""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 STARTED = time.perf_counter()
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for bench.*
 
 
 def peak_rss_mb() -> float:

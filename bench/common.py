@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
-TESTS_DIR = BENCH_DIR.parent
-REPO_ROOT = TESTS_DIR.parent
+REPO_ROOT = BENCH_DIR.parent
+TESTS_DIR = REPO_ROOT / "tests"
 DEV_QUESTIONS = REPO_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 TEST_QUESTIONS = TESTS_DIR / "data" / "questions.jsonl"
 
@@ -119,6 +119,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def module_command(module: str, *args: str) -> list[str]:
+    """``python -m MODULE ARGS…`` in this interpreter (a part of the benchmark in a fresh
+    process); run it with ``checkout_env`` wherever its working directory is."""
+    return [sys.executable, "-m", module, *args]
+
+
+def checkout_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the checkout's root first on ``PYTHONPATH``, so that a child started in
+    another folder imports ``bench`` and ``tests`` from this checkout."""
+    paths = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**env, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+
+
 def bench_settings(data_dir: Path, **values: Any) -> Any:
     """Offline defaults on ``data_dir``: hashing embeddings, embedded Chroma, no LLM, and no
     `.env` file; ``values`` by environment name (``TELEGRAM_BOT_TOKEN=...``)."""
@@ -170,8 +183,6 @@ def quiet_logs(*names: str) -> Iterator[None]:
 def start_chroma(path: Path, timeout: float = 60.0) -> Any:
     """`chroma run` on a free loopback port (tests/chroma_process.py), with the caller's
     g21bot settings kept out of its environment."""
-    if str(TESTS_DIR) not in sys.path:
-        sys.path.insert(0, str(TESTS_DIR))
-    from chroma_process import start_chroma_server
+    from tests.chroma_process import start_chroma_server
 
     return start_chroma_server(path, timeout=timeout, env=clean_env())

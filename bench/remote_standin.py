@@ -1,23 +1,24 @@
-"""The Bot API stand-in (tests/telegram_standin.py) in a process of its own, for the load
+"""The Bot API stand-in (tests/fakes/telegram.py) in a process of its own, for the load
 runs: Telegram is not inside the bot's process, and a stand-in that shared the bot's
 interpreter would spend the bot's GIL parsing, checking and answering its requests.
 
 The parent drives the child over its stdin/stdout, one JSON object a line: push private
 messages, read back every request the stand-in received.
 
-Child usage (started by ``RemoteStandIn``): python remote_standin.py '[fail_ratio kwargs…]'"""
+Child usage (started by ``RemoteStandIn``):
+python -m bench.remote_standin '[fail_ratio kwargs…]'"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Any
 
-TESTS_DIR = Path(__file__).resolve().parent.parent
+from .common import checkout_env, module_command
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,7 @@ def _reply(out: IO[str], payload: Any) -> None:
 
 def serve(faults: list[dict[str, Any]]) -> None:
     """The child: one stand-in, commands from stdin until "stop" or end of input."""
-    sys.path.insert(0, str(TESTS_DIR))
-    from telegram_standin import BotApiStandIn
+    from tests.fakes.telegram import BotApiStandIn
 
     with BotApiStandIn() as api:
         for rule in faults:
@@ -102,7 +102,8 @@ class RemoteStandIn:
 
     def __enter__(self) -> RemoteStandIn:
         self._process = subprocess.Popen(
-            [sys.executable, __file__, json.dumps(self.faults)],
+            module_command("bench.remote_standin", json.dumps(self.faults)),
+            env=checkout_env(dict(os.environ)),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
