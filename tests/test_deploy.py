@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ OURS = re.compile(r"^(G21|TELEGRAM|CHROMA|OPENAI)_")
 # Read by the container's command (`sh -c`), not by the settings.
 SHELL_VARIABLES = {"G21_MODE"}
 REAL_LOOKING_TOKEN = "8123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw_"
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+# The value every secret in deploy/k8s/secret.example.yaml has until the operator fills it in.
+PLACEHOLDER = "REPLACE_ME"
 
 
 def route_paths() -> set[str]:
@@ -119,6 +123,12 @@ def exec_form(args: str) -> list[str]:
     return value
 
 
+def healthcheck_command(stage: Stage) -> list[str]:
+    """The HEALTHCHECK's command, which must be in exec form (hadolint DL3025)."""
+    (healthcheck,) = stage.all("HEALTHCHECK")
+    return exec_form(healthcheck.split(" CMD ", 1)[1])
+
+
 def test_dockerfile_copies_only_files_that_exist_and_installs_non_editable() -> None:
     build, runtime = parse_dockerfile(DOCKERFILE)
     copies = [c for c in build.all("COPY") if not c.startswith("--")]
@@ -139,14 +149,19 @@ def test_dockerfile_copies_only_files_that_exist_and_installs_non_editable() -> 
     (cmd,) = runtime.all("CMD")
     for argv in g21bot_commands(exec_form(cmd)[-1]):
         assert_g21bot_command(argv)
-    healthcheck = runtime.all("HEALTHCHECK")[0]
-    assert "/healthz" in healthcheck and "/healthz" in route_paths()
-    # The image's user is the one the Kubernetes pod runs as.
+    probe = healthcheck_command(runtime)
+    assert probe[0] == "python" and "/healthz" in probe[-1] and "/healthz" in route_paths()
+    # The image's user, numeric (so the runtime can tell it is not root), is the one the
+    # Kubernetes pod runs as.
     (useradd,) = [r for r in runtime.all("RUN") if "useradd" in r]
     uid = re.search(r"--uid (\d+)", useradd)
-    assert uid
+    gid = re.search(r"--gid (\d+)", useradd)
+    assert uid and gid
+    assert runtime.all("USER") == [f"{uid.group(1)}:{gid.group(1)}"]
     pod = next(d for d in k8s_documents() if d["kind"] == "Deployment")
-    assert pod["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == int(uid.group(1))
+    context = pod["spec"]["template"]["spec"]["securityContext"]
+    assert context["runAsUser"] == int(uid.group(1))
+    assert context["runAsGroup"] == context["fsGroup"] == int(gid.group(1))
 
 
 def _dockerfile_env(stage: Stage, mapping: dict[str, str], base: dict[str, str]) -> dict[str, str]:
@@ -303,8 +318,7 @@ def test_dockerfile_steps_reproduced_without_docker(tmp_path: Path) -> None:
             _wait_http_ok(f"http://127.0.0.1:{port}/healthz", process, 120)
             _wait_http_ok(f"http://127.0.0.1:{port}/readyz", process, 60)
             standin.wait_for_request("getUpdates", timeout=30)  # polling by default
-            (healthcheck,) = runtime.all("HEALTHCHECK")
-            probe = _host(shlex.split(healthcheck.split(" CMD ", 1)[1]), mapping)
+            probe = _host(healthcheck_command(runtime), mapping)
             probe[0] = str(venv / "bin" / probe[0])  # `python` from PATH=/opt/venv/bin:…
             assert subprocess.run(probe, env=run_env, timeout=30).returncode == 0
             returncode = terminate(process, timeout=60)
@@ -400,6 +414,27 @@ def test_compose_commands_volumes_and_images() -> None:
     data_dir = _environment(bot)["G21_DATA_DIR"]
     assert any(str(v).split(":")[1] == data_dir for v in bot["volumes"])
     assert services["chroma"]["image"].split(":")[1] == _pinned("chromadb")
+    assert bot["image"].split(":")[1] == VERSION  # the tag compose gives the image it builds
+
+
+def test_compose_chroma_is_reachable_only_by_the_bot() -> None:
+    data = compose()
+    services = data["services"]
+    networks = data["networks"]
+    # Chroma has no authentication: it sits on an internal network only, publishes nothing.
+    chroma, bot = services["chroma"], services["bot"]
+    assert "ports" not in chroma
+    (backend,) = chroma["networks"]
+    assert networks[backend]["internal"] is True
+    assert backend in bot["networks"]
+    others = [n for n, s in services.items() if n not in ("chroma", "bot")]
+    assert not [n for n in others if backend in (services[n].get("networks") or [])]
+    # The bot writes only its data volume and a tmpfs.
+    assert bot["read_only"] is True
+    assert "/tmp" in bot["tmpfs"]
+    for service in (chroma, bot):
+        assert service["cap_drop"] == ["ALL"]
+        assert "no-new-privileges:true" in service["security_opt"]
 
 
 def _pinned(package: str) -> str:
@@ -551,6 +586,143 @@ def test_k8s_chroma_settings_point_at_the_chroma_service() -> None:
     chroma = _one("StatefulSet", "chroma")["spec"]["template"]["spec"]["containers"][0]
     assert chroma["image"].split(":")[1] == _pinned("chromadb")
     assert chroma["readinessProbe"]["httpGet"]["path"] == "/api/v2/heartbeat"
+
+
+def _workloads() -> list[dict[str, Any]]:
+    return [d for d in k8s_documents() if d["kind"] in ("Deployment", "StatefulSet")]
+
+
+def _all_containers(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(pod_spec["containers"]) + list(pod_spec.get("initContainers") or [])
+
+
+def test_k8s_every_container_is_restricted_and_has_resources() -> None:
+    for workload in _workloads():
+        name = workload["metadata"]["name"]
+        spec = workload["spec"]["template"]["spec"]
+        assert spec["automountServiceAccountToken"] is False, name
+        pod_context = spec["securityContext"]
+        assert pod_context["runAsNonRoot"] is True, name
+        assert pod_context["runAsUser"] >= 10000, name  # clear of the host's users
+        assert pod_context["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        claims = {t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", [])}
+        for container in _all_containers(spec):
+            where = f"{name}/{container['name']}"
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context.get("privileged", False) is False, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["runAsNonRoot"] is True, where
+            assert context["capabilities"] == {"drop": ["ALL"]}, where
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            resources = container["resources"]
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources[kind]), f"{where} {kind}"
+            # A pinned tag, pulled every time (digests are pinned by the operator at release).
+            image, _, tag = container["image"].rpartition(":")
+            assert image and tag and tag != "latest", where
+            assert container["imagePullPolicy"] == "Always", where
+            # With a read-only root filesystem, /tmp is a volume; every mount is declared.
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            assert "/tmp" in mounts, where
+            for volume in mounts.values():
+                assert volume in volumes or volume in claims, f"{where}: {volume}"
+        for container in spec["containers"]:
+            assert "livenessProbe" in container and "readinessProbe" in container, name
+
+
+def test_k8s_images_are_the_project_version() -> None:
+    pod = _bot_pod()
+    for container in _all_containers(pod["spec"]):
+        assert container["image"].rpartition(":")[2] == VERSION, container["name"]
+
+
+def test_k8s_bot_state_lives_on_a_persistent_volume_claim() -> None:
+    config = _config()
+    spec = _bot_pod()["spec"]
+    bot = _container(_bot_pod(), "bot")
+    (data,) = [m["name"] for m in bot["volumeMounts"] if m["mountPath"] == config["G21_DATA_DIR"]]
+    (volume,) = [v for v in spec["volumes"] if v["name"] == data]
+    claim = _one("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    # A ReadWriteOnce volume: one pod at a time, the old one gone before the new one starts.
+    deployment = _one("Deployment", "g21bot")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+def _policy_for(labels: dict[str, str]) -> dict[str, Any]:
+    policies = [
+        d
+        for d in k8s_documents()
+        if d["kind"] == "NetworkPolicy"
+        and d["spec"]["podSelector"].get("matchLabels")
+        and d["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    ]
+    assert len(policies) == 1, labels
+    return policies[0]
+
+
+def _ports(rule: dict[str, Any]) -> set[tuple[str, int]]:
+    return {(p.get("protocol", "TCP"), p["port"]) for p in rule.get("ports", [])}
+
+
+def test_k8s_network_policies_let_only_the_bot_reach_chroma() -> None:
+    config = _config()
+    policies = [d for d in k8s_documents() if d["kind"] == "NetworkPolicy"]
+    # A default deny for the namespace: pods without a policy of their own get no traffic.
+    (deny,) = [p for p in policies if p["spec"]["podSelector"] == {}]
+    assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
+
+    bot_labels = _bot_pod()["metadata"]["labels"]
+    chroma_pod = _one("StatefulSet", "chroma")["spec"]["template"]
+    chroma_labels = chroma_pod["metadata"]["labels"]
+    chroma_port = chroma_pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+    assert int(config["CHROMA_PORT"]) == chroma_port
+
+    chroma = _policy_for(chroma_labels)["spec"]
+    assert set(chroma["policyTypes"]) == {"Ingress", "Egress"}
+    assert chroma["egress"] == []  # Chroma reaches nothing
+    (rule,) = chroma["ingress"]
+    (peer,) = rule["from"]
+    assert set(peer) == {"podSelector"}  # pods of this namespace, no ipBlock
+    selector = peer["podSelector"]["matchLabels"].items()
+    assert selector <= bot_labels.items() and not selector <= chroma_labels.items()
+    assert _ports(rule) == {("TCP", chroma_port)}
+
+    bot = _policy_for(bot_labels)["spec"]
+    assert set(bot["policyTypes"]) == {"Ingress", "Egress"}
+    (ingress,) = bot["ingress"]
+    assert _ports(ingress) == {("TCP", int(config["G21_PORT"]))}
+    egress = bot["egress"]
+    allowed = set().union(*(_ports(rule) for rule in egress))
+    assert allowed == {("UDP", 53), ("TCP", 53), ("TCP", chroma_port), ("TCP", 443)}
+    (to_chroma,) = [r for r in egress if ("TCP", chroma_port) in _ports(r)]
+    assert to_chroma["to"] == [{"podSelector": {"matchLabels": chroma_labels}}]
+    (https,) = [r for r in egress if ("TCP", 443) in _ports(r)]
+    # HTTPS to public addresses only: not into the cluster's or the cloud's private ranges.
+    private = {
+        "0.0.0.0/0": {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"},
+        "::/0": {"fc00::/7", "fe80::/10"},
+    }
+    for peer in https["to"]:
+        block = peer["ipBlock"]
+        assert private[block["cidr"]] <= set(block["except"]), block
+
+
+def test_k8s_secret_example_holds_only_placeholders() -> None:
+    secret = _one("Secret")
+    assert secret["stringData"] and set(secret["stringData"].values()) == {PLACEHOLDER}
+    text = (K8S / "secret.example.yaml").read_text()
+    # Commented-out optional secrets too.
+    for line in text.splitlines():
+        key = re.match(r"\s*#?\s*([A-Z][A-Z0-9_]+):\s*(.*)", line)
+        if key:
+            assert key.group(1) in ALIASES, key.group(1)
+            assert key.group(2) == f'"{PLACEHOLDER}"', line
+    assert PLACEHOLDER in (DEPLOY / "README.md").read_text()
 
 
 # --- systemd -------------------------------------------------------------------------------
