@@ -79,8 +79,10 @@ def main(argv: list[str]) -> int:
         )
     if task == "eval":
         ensure("dev")
-        default = ROOT.parent / "shared" / "eval" / "dev.jsonl"
-        return run(BIN / "g21bot", "eval", *(rest or [default]))
+        if rest:
+            return run(BIN / "g21bot", "eval", *rest)
+        sets = ("dev.jsonl", "dev-un.jsonl", "dialogues.jsonl")
+        return max(run(BIN / "g21bot", "eval", ROOT.parent / "shared" / "eval" / n) for n in sets)
     if task == "bench":
         ensure("dev")
         return run(PY, "-m", "bench", *rest)

@@ -16,7 +16,7 @@ from bot.answering.compose import Context
 from bot.answering.conversation import trim_history
 from bot.answering.extractive import ExtractiveComposer, paragraph_answer
 from bot.answering.followup import Resolved, cue, resolve
-from bot.answering.kinds import Kind, classify
+from bot.answering.kinds import FACTOID, Kind, classify
 from bot.answering.messages import REPLY_LANGUAGES, message
 from bot.answering.question import Question
 from bot.answering.stack import Stack, StackHolder, run_ingest
@@ -32,7 +32,7 @@ from bot.ops.settings import Settings
 from retrieval.analyze import terms
 from retrieval.corpus import Document
 from retrieval.errors import RetrievalError, StoreUnavailableError
-from retrieval.refs import ParagraphRequest
+from retrieval.refs import ParagraphRequest, strip_references
 from retrieval.search import SearchResult
 from retrieval.store import IngestReport
 
@@ -233,7 +233,8 @@ class AnswerEngine:
             answer.text += "\n" + answer.note
         assert answer is not None
         answer.kind = answer.kind or plan.kind.name
-        answer.topic = answer.topic or (plan.resolved.standalone if plan.searched else "")
+        if plan.searched:
+            answer.topic = strip_references(plan.resolved.standalone)
         yield self._stamp(answer, plan, started)
 
     async def aclose(self) -> None:
@@ -281,7 +282,8 @@ class AnswerEngine:
         """Classify, read the question in its conversation, and search when it needs one;
         ``standalone`` is a follow-up already made standalone (by a model)."""
         stack = self.stack()
-        kind = classify(q.text, q.lang)
+        # Punctuation or emoji alone is no question of any kind (and no small talk either).
+        kind = classify(q.text, q.lang) if any(ch.isalnum() for ch in q.text) else FACTOID
         resolved = Resolved("new", q.text)
         if kind.name in SEARCHED:
             resolved = resolve(q, stack.retriever.covers)
@@ -353,7 +355,8 @@ class AnswerEngine:
             # No search ranked anything: the paragraphs the answer rests on, in its order.
             answer.retrieved = answer.cited or list(answer.shown)
         answer.kind = answer.kind or plan.kind.name
-        answer.topic = plan.resolved.standalone if plan.searched else answer.topic
+        if plan.searched:
+            answer.topic = strip_references(plan.resolved.standalone)
         return answer
 
     def _answer_extractively(self, q: Question) -> Answer:

@@ -65,9 +65,9 @@ class Resolved:
     lang: str | None = None
 
 
-# A question with fewer content terms of its own than this leans on the last topic; with
-# more, a question that the statement covers by itself is a new question.
-_OWN_TERMS = 3
+# A question with fewer content terms of its own (besides "when", "where" …) than this leans
+# on the last topic; with more, a question the statement covers by itself is a new question.
+_OWN_TERMS = 2
 
 
 def resolve(q: Question, covered: Callable[[str], bool]) -> Resolved:
@@ -76,7 +76,7 @@ def resolve(q: Question, covered: Callable[[str], bool]) -> Resolved:
     if not q.history or find_references(text):
         return Resolved("new", text)
     last = q.history[-1]
-    topic = last.topic or strip_references(last.question)
+    topic = strip_references(last.topic or last.question)
     if not any(ch.isalnum() for ch in topic):
         topic = ""  # "/para 7": the paragraph is the topic (``focus``), not the words
     focus = tuple(last.paragraphs)
@@ -90,13 +90,21 @@ def resolve(q: Question, covered: Callable[[str], bool]) -> Resolved:
     shifted = cue(text, "shift")
     if shifted and not _points_back(shifted.group("topic")):
         return Resolved("shift", shifted.group("topic").strip(" ?？.。!！¿"))
-    own = terms(text)
+    own = terms(_without_asks(text))
     leans = (
         bool(cue(text, "why")) or _points_back(text) or len(own) < _OWN_TERMS or not covered(text)
     )
     if not leans:
         return Resolved("new", text)
     return Resolved("lean", f"{text} {topic}".strip(), focus)
+
+
+def _without_asks(text: str) -> str:
+    """``text`` without what it asks for ("in which year", "什么时候"): the rest is its topic."""
+    for kind in ("date", "place", "number"):
+        for pattern in cue_patterns("asks", kind):
+            text = pattern.sub(" ", text)
+    return text
 
 
 _POINTER = re.compile(

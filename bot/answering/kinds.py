@@ -22,7 +22,8 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from retrieval.text import clean_user_text
+from retrieval.analyze import terms
+from retrieval.text import clean_user_text, has_han
 
 LANGUAGES = ("en", "zh", "es", "fr", "ru", "ar")
 SMALLTALK_DETAILS = ("greeting", "thanks", "help", "bye", "capabilities", "ack")
@@ -378,11 +379,38 @@ def _metadata(folded: str, lexicon: _Lexicon) -> Kind | None:
         if all(stop <= s or start >= e for s, e, _ in kept):
             kept.append((start, stop, detail))
     kept.sort()
+    if _other_subject(folded, kept):
+        return None
     details: list[str] = []
     for _, _, detail in kept:
         if detail not in details:
             details.append(detail)
     return Kind("metadata", ",".join(details))
+
+
+# Words that name the statement itself (or its submitter): "who submitted this statement?".
+# (Matched against the analysed terms, so stems: "declar", "заявлени".)
+_ITSELF = re.compile(
+    r"statem|declar|déclar|docum|text|paper|group|g-?21|声明|文件|文本|集团|本文|这份|"
+    r"grup|заявл|документ|текст|групп|البيان|الوثيق|النص|المجموع|بيان|وثيق|مجموع",
+    re.IGNORECASE,
+)
+
+
+def _other_subject(folded: str, cues: list[tuple[int, int, str]]) -> bool:
+    """True when, besides its metadata cues, the question is about something else the
+    statement talks of ("to whom must the Secretary-General report?" is no question about
+    the document)."""
+    rest, last = [], 0
+    for start, stop, _ in cues:
+        rest.append(folded[last:start])
+        last = stop
+    rest.append(folded[last:])
+    # Short words are function words of the languages without a stop list of their own.
+    words = [
+        w for w in terms(" ".join(rest)) if (len(w) > 3 or has_han(w)) and not _ITSELF.match(w)
+    ]
+    return len(words) > 2
 
 
 def _listing(folded: str, lexicon: _Lexicon) -> Kind | None:
