@@ -96,8 +96,13 @@ class AnswerEngine:
         return self.holder.get()
 
     def load(self) -> None:
-        """Open the indexes now rather than on the first question."""
-        self.stack()
+        """Open the indexes and read the lexicons now rather than on the first question."""
+        stack = self.stack()
+        for text, lang in (("warm-up 预热", "zh"), ("What is it about?", "en")):
+            q = Question.build(text, (Turn(text, "", (1,), lang),))
+            resolve(q, stack.retriever.covers)
+            classify(text, lang)
+            self._search(stack, text, 10)
 
     def ping(self) -> int:
         """Raise ``RetrievalError`` unless the vector store answers; the paragraph count."""

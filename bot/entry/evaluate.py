@@ -118,7 +118,7 @@ async def evaluate(engine: AnswerEngine, questions: list[Question]) -> dict[str,
     """Ask every question through the bot's own answer path and score the answers."""
     document = engine.document
     # Warm up outside the timings: dictionaries and indexes load on first use.
-    engine.search("warm-up 预热")
+    engine.load()
     rows = []
     for q in questions:
         started = time.perf_counter()
@@ -263,7 +263,7 @@ async def evaluate_dialogues(
     score the replies as the evaluation README defines."""
     from bot.entry.replay import Replay
 
-    engine.search("warm-up 预热")
+    engine.load()
     rows: list[dict[str, Any]] = []
     async with Replay(settings, engine) as replay:
         for dialogue in dialogues:
