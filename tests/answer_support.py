@@ -10,7 +10,7 @@ import pytest
 
 from bot.answering.answer import Answer
 from bot.answering.stack import run_ingest
-from bot.entry.evaluate import quote_is_valid
+from bot.entry.evaluate import cited_paragraphs, quote_is_valid
 from bot.ops.settings import Settings
 from retrieval.corpus import Document
 
@@ -59,7 +59,9 @@ def assert_grounded(answer: Answer, document: Document) -> None:
     for citation in answer.citations:
         assert quote_is_valid(document, citation.paragraph, citation.quote), citation
         assert citation.quote in document.text(citation.paragraph, answer.lang), citation
-        assert f"[¶{citation.paragraph}]" in answer.text
+        # Shown in one of the bracketed forms readers and the scorer understand: [¶N],
+        # [¶N, ¶M] (a list's item) or [¶N-M] (an outline's point).
+        assert citation.paragraph in cited_paragraphs(answer.text), (citation, answer.text)
 
 
 def cited_reply(answer: str, *citations: tuple[int, str], not_covered: bool = False) -> dict:

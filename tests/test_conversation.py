@@ -12,20 +12,9 @@ from bot.answering.answer import Answer, Turn
 from bot.answering.engine import AnswerEngine
 from bot.answering.followup import resolve
 from bot.answering.question import Question
-from bot.answering.verify import find_quote
 from bot.entry.evaluate import cited_paragraphs, is_refusal
 from retrieval.corpus import Document
-from tests.answer_support import ingested_data_dir, settings_for
-
-
-def assert_grounded(answer: Answer, document: Document) -> None:
-    """Every citation quotes words of its paragraph in the reply's language, and the reply
-    shows it in one of the bracketed forms a reader (and the scorer) understands."""
-    shown = cited_paragraphs(answer.text)
-    for citation in answer.citations:
-        assert find_quote(document, citation.paragraph, citation.quote), citation
-        assert citation.quote in document.text(citation.paragraph, answer.lang), citation
-        assert citation.paragraph in shown, (citation.paragraph, answer.text)
+from tests.answer_support import assert_grounded, ingested_data_dir, settings_for
 
 
 @pytest.fixture(scope="module")
