@@ -193,7 +193,7 @@ class AnswerEngine:
         """Draft text while a model writes (LLM mode only), then the final ``Answer``."""
         q = self._as_question(question, history, lang)
         llm = self._llm
-        if llm is None or not q.text or not llm.available:
+        if llm is None or not q.text or not llm.available or q.lang not in REPLY_LANGUAGES:
             yield await asyncio.to_thread(self._answer_extractively, q)
             return
         started = time.perf_counter()
@@ -370,6 +370,10 @@ class AnswerEngine:
             return Answer(
                 message(q.reply_lang, "empty"), [], q.reply_lang, "abstain", abstained=True
             )
+        if q.lang not in REPLY_LANGUAGES:
+            # German, Japanese …: say which languages are served (in English), rather than
+            # that the statement does not cover what could not be read.
+            return Answer(message("en", "unserved_language"), [], "en", "abstain", kind="unserved")
         try:
             plan = self._plan(q)
         except RetrievalError as exc:
