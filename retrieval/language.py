@@ -90,6 +90,25 @@ def _script_words(text: str) -> dict[str, float]:
     return {name: n for name, n in counts.items() if n}
 
 
+_SCRIPT_SERVED = {"han": "zh", "cyrillic": "ru", "arabic": "ar", "latin": "en"}
+
+
+def script_languages(text: str) -> list[tuple[str, float]]:
+    """For mixed text: the served language each script stands for (Han → zh, Cyrillic → ru,
+    Arabic → ar, Latin → en) with its number of words, most first."""
+    words = _script_words(text)
+    found = [(_SCRIPT_SERVED[s], n) for s, n in words.items() if s in _SCRIPT_SERVED]
+    return sorted(found, key=lambda pair: -pair[1])
+
+
+def split_script(text: str, lang: str) -> tuple[str, str]:
+    """(the words of ``lang``'s script, the rest): Han for zh, Cyrillic for ru, Arabic for
+    ar, Latin otherwise."""
+    script = {v: k for k, v in _SCRIPT_SERVED.items()}.get(lang, "latin")
+    rx = re.compile(f"{_HAN.pattern}+") if script == "han" else dict(_ALPHABETS)[script]
+    return " ".join(rx.findall(text)), rx.sub(" ", text)
+
+
 def detect_language(text: str, hint: str | None = None) -> str:
     """One of ``SERVED``, or the ISO 639-1 code of another language the text is clearly
     in (``de``, ``ja``, …); with no letters at all, the hint (else ``en``)."""
