@@ -116,8 +116,12 @@ def romance_terms(run: str, lang: str) -> list[str]:
     stop = stopwords(lang)
     stemmer = _stemmer(_ROMANCE_LANGS[lang])
     words = [w.rstrip("'’").lower() for w in _ROMANCE_WORD.findall(run)]
-    # `non-prolifération` also as `nonprolifération`, as in English.
-    words += [h.replace("-", "").lower() for h in _ROMANCE_HYPHENATED.findall(run)]
+    # `non-prolifération` also as `nonprolifération`, as in English; not `est-elle` or
+    # `a-t-il`, whose parts are stop words.
+    for hyphenated in _ROMANCE_HYPHENATED.findall(run):
+        parts = [fold_accents(p) for p in hyphenated.split("-")]
+        if not any(p in stop or len(p) < 2 for p in parts):
+            words.append("".join(parts))
     out = []
     for word in words:
         folded = fold_accents(word)
