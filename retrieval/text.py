@@ -64,11 +64,27 @@ def normalise_arabic(text: str) -> str:
     return _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
 
 
+# Other languages: after . ; ! ? (and Arabic ؟ ؛) and a space, unless a lower-case letter
+# follows (the English pattern's capital letters are ASCII; Arabic has no case at all).
+_SENTENCE_END = re.compile(r"(?<=[.;!?؟؛])\s+")
+
+
 def split_sentences(text: str, lang: str) -> list[str]:
-    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? for English)."""
-    pattern = _ZH_SENTENCE_END if lang == "zh" else _EN_SENTENCE_END
-    parts = [p.strip() for p in pattern.split(text)]
-    return [p for p in parts if p]
+    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? for the others)."""
+    if lang in ("zh", "en"):
+        pattern = _ZH_SENTENCE_END if lang == "zh" else _EN_SENTENCE_END
+        parts = [p.strip() for p in pattern.split(text)]
+        return [p for p in parts if p]
+    sentences: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if sentences and piece[0].islower() and not sentences[-1].endswith(";"):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return sentences
 
 
 def clean_user_text(text: str) -> str:

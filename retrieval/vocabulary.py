@@ -154,6 +154,8 @@ def is_english_word(word: str) -> bool:
 def warm_up() -> None:
     """Load the English dictionary now rather than on the first unknown word."""
     _english_hashes()
+
+
 _ENGLISH_WORD = re.compile(r"(?<![\w'])[A-Za-z]+(?![\w'])")
 
 
@@ -184,9 +186,7 @@ def correct_typos(text: str, known: Collection[str], stems: Collection[str] = ()
         if is_english_word(lower):
             return word
         limit = _max_edits(lower)
-        found = process.extract(
-            lower, choices, scorer=OSA.distance, score_cutoff=limit, limit=2
-        )
+        found = process.extract(lower, choices, scorer=OSA.distance, score_cutoff=limit, limit=2)
         if not found or (len(found) == 2 and found[1][1] == found[0][1]):
             return word
         best = str(found[0][0])
