@@ -53,9 +53,11 @@ def _pattern(key: str, lang: str) -> re.Pattern[str]:
     )
     flags: re.RegexFlag | int = re.IGNORECASE
     if key.isupper():
-        # An acronym in capitals or typed all in lower case ("npt"), not "Un" or "Cd".
+        # An acronym in capitals, or of three letters or more typed all in lower case
+        # ("npt"); two-letter ones only in capitals ("un", "cd", "мс" are other words).
         flags = 0
-        body = f"(?:{body}|{body.lower()})"
+        if len(key) > 2:
+            body = f"(?:{body}|{body.lower()})"
     if key.isascii():
         # As before: a Latin key may touch digits or Chinese, not other Latin letters.
         return re.compile(rf"(?<![A-Za-z]){body}(?![A-Za-z])", flags)
