@@ -133,6 +133,16 @@ def detect_language(text: str, hint: str | None = None) -> str:
     return _SCRIPT_LANG[script]
 
 
+def served_language(text: str, hint: str | None = None) -> str:
+    """The served language to answer in: the detected one, or for text in an unserved
+    language the hint when it is served, else English."""
+    lang = detect_language(text, hint)
+    if lang in SERVED:
+        return lang
+    code = _hint_code(hint)
+    return code if code in SERVED else "en"
+
+
 def _script_of(code: str | None) -> str | None:
     return {"zh": "han", "ja": "japanese", "ru": "cyrillic", "ar": "arabic"}.get(
         code or "", "latin" if code in _LATIN_CANDIDATES else None
@@ -214,8 +224,10 @@ def _model_probabilities(text: str) -> dict[str, float]:
 
 
 def warm_up() -> None:
-    """Load the language model now rather than on the first Latin-script question."""
+    """Load the language model and the simplified/traditional tables now rather than on
+    the first question that needs them."""
     _model_probabilities("warm up")
+    is_traditional("預熱")
 
 
 @lru_cache(maxsize=4)

@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from retrieval import language, vocabulary
 from retrieval.analyze import han_bigrams, terms
 from retrieval.chunk import Chunk
 from retrieval.corpus import Corpus
@@ -257,6 +258,10 @@ class Retriever:
         # Over every version: for callers that weigh terms without naming a language.
         self.gate = CoverageGate(self.chunks, min_coverage)
         self.numbers = corpus.primary.numbers
+        # What the first question would otherwise wait for (~1 s): fastText, OpenCC, the
+        # English dictionary of the typo guard.
+        language.warm_up()
+        vocabulary.warm_up()
 
     @property
     def lexical(self) -> LexicalIndex:

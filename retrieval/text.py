@@ -39,10 +39,13 @@ def has_han(text: str) -> bool:
 
 
 def detect_language(text: str, hint: str | None = None) -> str:
-    """The question's language (``retrieval.language.detect_language``, the one rule)."""
-    from retrieval.language import detect_language as detect  # it imports this module
+    """The served language (zh, en, fr, es, ru, ar) to answer the text in: the one rule of
+    ``retrieval.language``, with an unserved language (German, Japanese …) answered in the
+    hint's language if served, else English. ``retrieval.language.detect_language`` names
+    the unserved language instead."""
+    from retrieval.language import served_language  # it imports this module
 
-    return detect(text, hint)
+    return served_language(text, hint)
 
 
 def fold_accents(text: str) -> str:

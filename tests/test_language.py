@@ -94,6 +94,10 @@ def test_text_module_delegates_to_the_one_rule() -> None:
     assert text_detect_language("¿qué es la CELAC?") == "es"
     assert text_detect_language("本集团要求什么？") == "zh"
     assert text_detect_language("7", "ru") == "ru"
+    # Callers that answer get a served language: the hint's, else English.
+    assert detect_language("Was steht in der Erklärung über den Nahen Osten?") == "de"
+    assert text_detect_language("Was steht in der Erklärung über den Nahen Osten?") == "en"
+    assert text_detect_language("国際司法裁判所の意見は？", "fr") == "fr"
 
 
 def test_only_the_bundled_model_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
