@@ -27,7 +27,7 @@ DEFAULT_HASHING_DIM = 256
 def _features(text: str, cache: bool = True) -> list[str]:
     """Words (jieba / stemmed English), English word pairs and Chinese character bigrams:
     words carry meaning, bigrams survive segmentation differences between question and text."""
-    words = terms(text, cache)
+    words = terms(text, cache=cache)
     latin = [w for w in words if not HAN_RUN.fullmatch(w)]
     pairs = [f"{a}_{b}" for a, b in itertools.pairwise(latin)]
     return words + pairs + [f"#{g}" for g in han_bigrams(text)]

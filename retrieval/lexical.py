@@ -1,4 +1,4 @@
-"""BM25 over chunk text (bm25s), with jieba for Chinese and stemmed words for English."""
+"""BM25 over chunk text (bm25s), cut by the analyzer of the chunks' language."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from retrieval.chunk import Chunk
 
 class LexicalIndex:
     """Built in memory from the store's chunks at start: tens of milliseconds for a statement,
-    and always the same text the vector store holds."""
+    and always the same text the vector store holds. One per language version (``lang``
+    picks the stemmer for Latin-script text; None: English, as for mixed chunks)."""
 
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
+    def __init__(self, chunks: Sequence[Chunk], lang: str | None = None) -> None:
         self.chunks = list(chunks)
-        tokenized = [terms(c.text) for c in self.chunks]
+        self.lang = lang
+        tokenized = [terms(c.text, lang) for c in self.chunks]
         self.vocabulary = {t for doc in tokenized for t in doc}
         self._bm25 = bm25s.BM25()
         self._bm25.index(tokenized, show_progress=False)

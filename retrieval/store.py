@@ -260,18 +260,27 @@ class VectorStore:
         return sorted(chunks, key=lambda c: (c.doc_id, c.lang, c.paragraph, c.index))
 
     def nearest(
-        self, vector: Sequence[float] | np.ndarray, k: int, doc_id: str | None = None
+        self,
+        vector: Sequence[float] | np.ndarray,
+        k: int,
+        doc_id: str | None = None,
+        lang: str | None = None,
     ) -> list[tuple[str, float]]:
-        """Ids and cosine similarities of the ``k`` nearest chunks (of one document when
-        ``doc_id`` is given). Text and metadata stay in Chroma: a caller that holds the
-        chunks already saves half the query's time by not reading them back."""
+        """Ids and cosine similarities of the ``k`` nearest chunks (of one document and one
+        language version when ``doc_id`` and ``lang`` are given). Text and metadata stay in
+        Chroma: a caller that holds the chunks already saves half the query's time by not
+        reading them back."""
         collection = self._guard("open", lambda: self._open(create=False))
+        filters: list[dict[str, Any]] = [
+            {key: value} for key, value in (("doc_id", doc_id), ("lang", lang)) if value
+        ]
+        where = filters[0] if len(filters) == 1 else {"$and": filters} if filters else None
         got = self._guard(
             "query",
             lambda: collection.query(
                 query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
                 n_results=k,
-                where={"doc_id": doc_id} if doc_id else None,
+                where=where,
                 include=["distances"],
             ),
         )

@@ -19,6 +19,9 @@ _CJK = (
 CJK_CHAR = re.compile(f"[{_CJK}]")
 HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
+# Arabic-Indic (٠-٩) and Persian (۰-۹) digits.
+_ARABIC_DIGITS = {chr(base + i): str(i) for base in (0x0660, 0x06F0) for i in range(10)}
+
 _ZH_SENTENCE_END = re.compile(r"(?<=[。；！？!?;])")
 _EN_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[\"“(\[A-Z0-9])|(?<=;)\s+")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
@@ -34,21 +37,56 @@ def has_han(text: str) -> bool:
     return bool(HAN_RUN.search(text))
 
 
-def detect_language(text: str) -> str:
-    """``zh`` when Chinese characters make up a real share of the letters, else ``en``."""
-    han = sum(len(m) for m in HAN_RUN.findall(text))
-    latin = len(re.findall(r"[A-Za-z]", text))
-    if han == 0:
-        return "en"
-    # One Chinese character carries about as much as a short English word.
-    return "zh" if han * 3 >= latin else "en"
+def detect_language(text: str, hint: str | None = None) -> str:
+    """The served language (zh, en, fr, es, ru, ar) to answer the text in: the one rule of
+    ``retrieval.language``, with an unserved language (German, Japanese …) answered in the
+    hint's language if served, else English. ``retrieval.language.detect_language`` names
+    the unserved language instead."""
+    from retrieval.language import served_language  # it imports this module
+
+    return served_language(text, hint)
+
+
+def fold_accents(text: str) -> str:
+    """Lower-case without accents (``Désarmement`` → ``desarmement``): French and Spanish
+    questions typed on a phone often leave the accents out."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_ARABIC_LETTERS = str.maketrans(
+    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", **_ARABIC_DIGITS}
+)
+
+
+def normalise_arabic(text: str) -> str:
+    """One spelling per Arabic word: no vowel marks or tatweel, one alef, ى → ي, ة → ه,
+    Arabic-Indic digits as 0-9 (the usual normalisation of Arabic search)."""
+    return _ARABIC_MARKS.sub("", text).translate(_ARABIC_LETTERS)
+
+
+# Other languages: after . ; ! ? (and Arabic ؟ ؛) and a space, unless a lower-case letter
+# follows (the English pattern's capital letters are ASCII; Arabic has no case at all).
+_SENTENCE_END = re.compile(r"(?<=[.;!?؟؛])\s+")
 
 
 def split_sentences(text: str, lang: str) -> list[str]:
-    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? for English)."""
-    pattern = _ZH_SENTENCE_END if lang == "zh" else _EN_SENTENCE_END
-    parts = [p.strip() for p in pattern.split(text)]
-    return [p for p in parts if p]
+    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? for the others)."""
+    if lang in ("zh", "en"):
+        pattern = _ZH_SENTENCE_END if lang == "zh" else _EN_SENTENCE_END
+        parts = [p.strip() for p in pattern.split(text)]
+        return [p for p in parts if p]
+    sentences: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if sentences and piece[0].islower() and not sentences[-1].endswith(";"):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return sentences
 
 
 def clean_user_text(text: str) -> str:

@@ -153,7 +153,7 @@ def test_ids_and_hashes_are_stable(corpus_dir: Path) -> None:
 
 
 def test_chunk_metadata(chunks: list[Chunk], encoding: tiktoken.Encoding) -> None:
-    assert {c.lang for c in chunks} == {"zh", "en"}
+    assert {c.lang for c in chunks} == {"zh", "en", "fr", "es", "ru", "ar"}
     for chunk in chunks:
         meta = chunk.metadata()
         assert set(meta) == {"doc_id", "lang", "paragraph", "chunk", "tokens", "hash"}

@@ -79,35 +79,35 @@ EVAL_QUESTIONS = [
 def test_ingest_twice(run_cli: Callable[..., CliResult], g21_env: Path) -> None:
     first = run_cli("ingest")
     assert first.code == 0, first.err
-    assert "30 chunks: 30 added, 0 updated, 0 deleted, 0 unchanged" in first.out
+    assert "90 chunks: 90 added, 0 updated, 0 deleted, 0 unchanged" in first.out
     assert (g21_env / "chroma").is_dir()
     # Vectors are parked under the data dir between the passes, and gone after.
     assert not [p for p in g21_env.iterdir() if p.name.startswith("g21-ingest-")]
     second = run_cli("ingest")
     assert second.code == 0, second.err
-    assert "0 added, 0 updated, 0 deleted, 30 unchanged" in second.out
+    assert "0 added, 0 updated, 0 deleted, 90 unchanged" in second.out
 
 
 def test_ingest_rebuild(run_cli: Callable[..., CliResult]) -> None:
     assert run_cli("ingest").code == 0
     rebuilt = run_cli("ingest", "--rebuild")
     assert rebuilt.code == 0, rebuilt.err
-    assert "30 added, 0 updated, 0 deleted" in rebuilt.out
+    assert "90 added, 0 updated, 0 deleted" in rebuilt.out
 
 
 def test_ingest_edited_corpus(run_cli: Callable[..., CliResult], corpus_copy: Path) -> None:
     assert run_cli("ingest", "--manifest", str(corpus_copy)).code == 0
     en = corpus_copy.parent / "g21-2013-hlm-follow-up.en.txt"
     text = en.read_text(encoding="utf-8")
-    # Drop the last paragraph from both versions, and edit another one.
-    for path in (en, corpus_copy.parent / "g21-2013-hlm-follow-up.zh.txt"):
+    # Drop the last paragraph from every version, and edit another one.
+    for path in corpus_copy.parent.glob("g21-2013-hlm-follow-up.*.txt"):
         body = path.read_text(encoding="utf-8")
         path.write_text(body[: body.index("\n15.")] + "\n", encoding="utf-8")
     text = en.read_text(encoding="utf-8").replace("firmly believes", "is convinced")
     en.write_text(text, encoding="utf-8")
     result = run_cli("ingest", "--manifest", str(corpus_copy))
     assert result.code == 0, result.err
-    assert "28 chunks: 0 added, 1 updated, 2 deleted, 27 unchanged" in result.out
+    assert "84 chunks: 0 added, 1 updated, 6 deleted, 83 unchanged" in result.out
 
 
 @pytest.mark.parametrize(
@@ -275,10 +275,10 @@ def test_ingest_is_durable_across_processes(tmp_path: Path, corpus_copy: Path) -
     runs in its own process, so only what reached the disk counts."""
     data_dir = tmp_path / "data"
     out = _run(["-m", "bot.entry.cli", "ingest"], data_dir, tmp_path).stdout
-    assert "30 added" in out
+    assert "90 added" in out
 
     seen = _probe("International Court of Justice advisory opinion", data_dir, tmp_path)
-    assert seen["count"] == 30
+    assert seen["count"] == 90
     assert seen["dense"], "the vector index came back empty"
     assert seen["dense"][0][:2] == [12, "en"]
     assert seen["search"][0] == 12
@@ -295,7 +295,7 @@ def test_ingest_is_durable_across_processes(tmp_path: Path, corpus_copy: Path) -
     assert "0 added, 1 updated, 0 deleted" in out
 
     seen = _probe("quokka marmots", data_dir, tmp_path)
-    assert seen["count"] == 30
+    assert seen["count"] == 90
     paragraph, lang, text, similarity = seen["dense"][0]
     assert (paragraph, lang) == (12, "en")
     assert text.startswith("Quokka marmots aside")

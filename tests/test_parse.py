@@ -93,12 +93,19 @@ def test_english_version_is_aligned_with_the_chinese(zh: Statement, en: Statemen
 def test_manifest_gives_both_versions_and_their_metadata(corpus: Corpus) -> None:
     document = corpus.primary
     assert corpus.corpus_id == "g21-hlm"
-    assert document.languages == ["zh", "en"]
+    assert document.languages == ["zh", "en", "fr", "es", "ru", "ar"]
     assert document.count == 15
-    assert document.official == {"zh": True, "en": False}
+    assert document.official == {
+        "zh": True,
+        "en": False,
+        "fr": False,
+        "es": False,
+        "ru": False,
+        "ar": False,
+    }
     assert document.versions["zh"].submitter == "21 国集团(G-21)"
     assert "¶12" in document.scope_in("en")
-    assert document.text(8, "fr") == document.text(8, "zh")  # absent language: first version
+    assert document.text(8, "de") == document.text(8, "zh")  # absent language: first version
 
 
 # --- joining wrapped lines -------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_rebuild_drops_and_refills(
     store = new_store(chroma_client, collection_name, hashing)
     ingest(corpus, store, DEFAULT_MAX_TOKENS)
     report = ingest(corpus, store, DEFAULT_MAX_TOKENS, rebuild=True)
-    assert report.added == store.count() == 30
+    assert report.added == store.count() == 90
     assert report.updated == report.deleted == 0
 
 
@@ -204,7 +204,7 @@ def test_an_ingest_only_process_lets_the_analyzers_go_and_they_come_back(
     before = (terms(question), count_tokens(question))
     store = new_store(chroma_client, collection_name, hashing)
     report = ingest(corpus, store, DEFAULT_MAX_TOKENS, release_analyzers=True)
-    assert report.added == store.count() == 30
+    assert report.added == store.count() == 90
     # Let go: nothing holds jieba's dictionary or tiktoken's ranks any more.
     assert analyze._jieba.cache_info().currsize == 0
     assert tokens.encoding.cache_info().currsize == 0
@@ -289,7 +289,7 @@ def test_empty_store_is_not_ready_without_auto_ingest(g21_env: Path) -> None:
 
 def test_empty_store_is_filled_on_first_use(g21_env: Path) -> None:
     stack = StackHolder(Settings()).get()
-    assert stack.store.count() == 30
+    assert stack.store.count() == 90
     assert stack.retriever.search("第7段").paragraphs == [7]
 
 
@@ -305,7 +305,7 @@ def test_failed_ingest_leaves_the_store_unchanged(
         open_client(Settings().data_dir), corpus.corpus_id, make_embeddings("hashing")
     )
     before = snapshot(store)
-    assert len(before) == 30
+    assert len(before) == 90
 
     # A manifest whose first file is good (and edited: a half-ingest would show) and whose
     # second document's file has a gap in its numbering.

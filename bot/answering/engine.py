@@ -270,16 +270,17 @@ class AnswerEngine:
         return trim_history(history, self.settings.history_turns, self.settings.history_tokens)
 
     def _search(
-        self, stack: Stack, text: str, k: int, dense: bool = True
+        self, stack: Stack, text: str, k: int, dense: bool = True, lang: str | None = None
     ) -> tuple[SearchResult, bool]:
-        """Search, falling back to lexical ranking alone when the vector store fails."""
+        """Search (in the version of ``lang``, detected when None), falling back to lexical
+        ranking alone when the vector store fails."""
         started = time.perf_counter()
         try:
-            result, degraded = stack.retriever.search(text, k, dense), False
+            result, degraded = stack.retriever.search(text, k, dense, lang), False
         except StoreUnavailableError as exc:
             log.warning("vector store unavailable, answering from the lexical index: %s", exc)
             self.holder.invalidate_store()
-            result, degraded = stack.retriever.search(text, k, dense=False), True
+            result, degraded = stack.retriever.search(text, k, False, lang), True
         RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
         return result, degraded
 
@@ -291,16 +292,16 @@ class AnswerEngine:
         kind = classify(q.text, q.lang) if any(ch.isalnum() for ch in q.text) else FACTOID
         resolved = Resolved("new", q.text)
         if kind.name in SEARCHED:
-            resolved = resolve(q, stack.retriever.covers)
+            resolved = resolve(q, lambda text: stack.retriever.covers(text, q.lang))
             if standalone and resolved.intent in ("lean", "shift"):
                 resolved = Resolved(resolved.intent, standalone, resolved.focus)
         result, degraded = SearchResult(resolved.standalone, []), False
         if kind.name in SEARCHED and resolved.intent in ("new", "lean", "shift"):
-            result, degraded = self._search(stack, resolved.standalone, 10)
+            result, degraded = self._search(stack, resolved.standalone, 10, lang=q.lang)
             result = _prefer(result, resolved.focus)
-            if resolved.focus and not result.covered and not terms(q.text):
+            if resolved.focus and not result.covered and not terms(q.text, q.lang):
                 # "Why?" after a paragraph: nothing to search for but that paragraph.
-                result = stack.retriever.about(resolved.standalone, resolved.focus)
+                result = stack.retriever.about(resolved.standalone, resolved.focus, q.lang)
         return Plan(kind, resolved, result, degraded, stack)
 
     def _context(self, q: Question, plan: Plan) -> Context:
@@ -310,7 +311,7 @@ class AnswerEngine:
             plan.resolved.standalone,
             plan.result,
             retriever.corpus.primary,
-            retriever.gate.weight,
+            retriever.gate_for(plan.result.lang or q.lang).weight,
             plan.kind.name,
             self._material(q, plan),
             _answer_terms(q, plan),

@@ -47,7 +47,7 @@ def score_sentences(
     """Every sentence of the top paragraphs, scored by the IDF weight of the question terms
     it contains (abbreviations read as the statement's words), with a small bonus for the
     paragraph's rank and one for holding what the question asks for."""
-    wanted = features(expand_aliases(question))
+    wanted = features(expand_aliases(question, lang=lang), lang)
     total = sum(weight(t) for t in wanted) or 1.0
     asked = [t.casefold() for t in answer_terms]
     scored = []
@@ -55,7 +55,7 @@ def score_sentences(
         prior = 1.0 - 0.15 * rank
         sentences = split_sentences(document.text(hit.paragraph, lang), lang)
         for position, sentence in enumerate(sentences):
-            found = features(sentence)
+            found = features(sentence, lang)
             content = sum(weight(t) for t in wanted if t in found) / total
             folded = sentence.casefold()
             bonus = ANSWER_TYPE_BONUS if any(t in folded for t in asked) else 0.0
@@ -121,7 +121,8 @@ def extractive_answer(ctx: Context) -> Answer:
         return paragraph_answer(result.request, document, lang, result.paragraphs)
     if not result.covered or not result.hits:
         return not_covered_answer(document, lang, result.paragraphs)
-    question_lang = ctx.question.lang
+    # The version the question was searched in (its own language, else English).
+    question_lang = result.lang or ctx.question.lang
     source_lang = question_lang if question_lang in document.versions else lang
     scored = score_sentences(
         ctx.standalone, result.hits, document, source_lang, ctx.weight, ctx.answer_terms
@@ -152,10 +153,11 @@ def _stance(sentence: str, question: str, lang: str) -> str | None:
     marks = stances_of(sentence, lang)
     if not marks:
         return None
-    wanted = features(expand_aliases(question))
+    wanted = features(expand_aliases(question, lang=lang), lang)
     ends = [m.start for m in marks[1:]] + [len(sentence)]
     shared = [
-        len(wanted & features(sentence[m.start : end])) for m, end in zip(marks, ends, strict=True)
+        len(wanted & features(sentence[m.start : end], lang))
+        for m, end in zip(marks, ends, strict=True)
     ]
     return marks[shared.index(max(shared))].key
 
