@@ -92,7 +92,8 @@ def test_a_key_missing_in_a_language_falls_back_to_english(
     french = {k: v for k, v in MESSAGES["fr"].items() if k != "reset_done"}
     monkeypatch.setitem(messages.MESSAGES, "fr", french)
     assert message("fr", "reset_done") == ENGLISH["reset_done"]
-    assert message("fr", "para_usage", count=15) == "Utilisation : /para N, N étant compris entre 1 et 15."
+    french_usage = "Utilisation : /para N, N étant compris entre 1 et 15."
+    assert message("fr", "para_usage", count=15) == french_usage
     assert message("de", "para_usage", count=15) == "Usage: /para N, with N from 1 to 15."
     with pytest.raises(KeyError):
         message("fr", "no_such_key")

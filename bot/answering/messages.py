@@ -417,6 +417,16 @@ MESSAGES: dict[str, dict[str, str]] = {
 # The languages every fixed message is written in: a reply is in one of these.
 REPLY_LANGUAGES: tuple[str, ...] = tuple(MESSAGES)
 
+# Each language's name in that language: labels a user can read whatever language they read.
+LANGUAGE_NAMES: dict[str, str] = {
+    "zh": "中文",
+    "en": "English",
+    "fr": "Français",
+    "es": "Español",
+    "ru": "Русский",
+    "ar": "العربية",
+}
+
 
 def message(lang: str, key: str, **values: object) -> str:
     """The fixed message ``key`` in ``lang``, filled in with ``values``: an unknown language
