@@ -46,22 +46,10 @@ def test_help_names_the_six_languages() -> None:
     assert "/lang zh|en|fr|es|ru|ar|auto" in terminal.HELP
 
 
-@pytest.mark.parametrize(
-    ("code", "name"),
-    [
-        ("zh", "中文"),
-        ("en", "English"),
-        ("fr", "Français"),
-        ("es", "Español"),
-        ("ru", "Русский"),
-        ("ar", "العربية"),
-    ],
-)
-def test_lang_sets_the_reply_language(
-    monkeypatch: pytest.MonkeyPatch, code: str, name: str
-) -> None:
+@pytest.mark.parametrize("code", ["zh", "en", "fr", "es", "ru", "ar"])
+def test_lang_sets_the_reply_language(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
     engine, out = converse(monkeypatch, [f"/lang {code}", "What is the priority?"])
-    assert f"(reply language: {name})" in out
+    assert f"(reply language: {code})" in out
     assert engine.langs == [code]
 
 

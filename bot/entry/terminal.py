@@ -8,7 +8,7 @@ import sys
 
 from bot.answering.answer import Turn
 from bot.answering.engine import AnswerEngine
-from bot.answering.messages import LANGUAGE_NAMES, REPLY_LANGUAGES
+from bot.answering.messages import REPLY_LANGUAGES
 from bot.ops.settings import Settings
 
 HELP = (
@@ -58,7 +58,7 @@ def _converse(
                 print("(usage: /lang zh|en|fr|es|ru|ar|auto)")
                 continue
             lang = None if choice == "auto" else choice
-            print(f"(reply language: {LANGUAGE_NAMES[lang] if lang else 'auto'})")
+            print(f"(reply language: {lang or 'auto'})")
             continue
         match = re.fullmatch(r"/para\s+(\S+)", line)
         reply_lang = lang
