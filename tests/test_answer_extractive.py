@@ -124,7 +124,14 @@ def test_lang_override_sets_the_reply_language(
 
 
 def test_unknown_override_follows_the_question(engine: AnswerEngine) -> None:
-    assert engine.answer("核武器国家提出了什么借口？", lang="fr").lang == "zh"
+    assert engine.answer("核武器国家提出了什么借口？", lang="de").lang == "zh"
+
+
+@pytest.mark.parametrize("lang", ["fr", "es", "ru", "ar"])
+def test_override_to_another_un_language(engine: AnswerEngine, lang: str) -> None:
+    answer = engine.answer("核武器国家提出了什么借口？", lang=lang)
+    assert answer.lang == lang and answer.cited == [11]
+    assert answer.text.endswith(message(lang, "translation_note"))
 
 
 async def test_astream_without_llm_yields_the_extractive_answer(engine: AnswerEngine) -> None:

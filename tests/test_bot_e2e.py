@@ -32,12 +32,24 @@ from tests.bot_harness import (
 )
 from tests.fakes.telegram import BOT_USER, BOT_USERNAME, BotApiStandIn
 
+from bot.answering import messages as fixed
+
 # AIORateLimiter reads RetryAfter.retry_after, which PTB 22 marks as changing type: not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 MIDDLE_EAST = "What does the Group say about the Middle East?"
 PARA_10_ZH = "第10段说了什么？"
-NAV_10_ZH = [("◀ ¶9", "p:9:zh"), ("English", "p:10:en"), ("¶11 ▶", "p:11:zh")]
+# Under a paragraph: its own language's names for the six versions, in a fixed order.
+VERSIONS = {"zh": "中文", "en": "English", "fr": "Français", "es": "Español", "ru": "Русский"}
+VERSIONS["ar"] = "العربية"
+
+
+def other_versions(n: int, lang: str) -> list[tuple[str, str]]:
+    """The buttons that show paragraph ``n`` in each language but ``lang``."""
+    return [(name, f"p:{n}:{code}") for code, name in VERSIONS.items() if code != lang]
+
+
+NAV_10_ZH = [("◀ ¶9", "p:9:zh"), ("¶11 ▶", "p:11:zh"), *other_versions(10, "zh")]
 
 
 async def ask(bot: RunningBot, *updates: dict[str, Any]) -> None:
@@ -77,7 +89,7 @@ async def test_private_questions_cite_paragraph_10_and_its_button_opens_it(
     assert callback_answers(api)[-1]["callback_query_id"] == tap["callback_query"]["id"]
     opened = sent(api, USER)[-1]
     assert opened.result["text"].startswith("Paragraph 10 [¶10]\nThe Group recognizes")
-    assert buttons(opened)[1] == ("中文", "p:10:zh")
+    assert buttons(opened) == [("◀ ¶9", "p:9:en"), ("¶11 ▶", "p:11:en"), *other_versions(10, "en")]
     assert api.requests("editMessageText") == []
 
 
@@ -166,7 +178,17 @@ async def test_sticker_gets_a_text_only_reply(api: BotApiStandIn, start_bot: Sta
 
 @pytest.mark.parametrize(
     ("language_code", "greeting"),
-    [("zh-hans", "您好！"), ("zh", "您好！"), ("en", "Hello!"), ("de", "Hello!"), (None, "Hello!")],
+    [
+        ("zh-hans", "您好！"),
+        ("zh", "您好！"),
+        ("en", "Hello!"),
+        ("fr", "Bonjour !"),
+        ("es-419", "¡Hola!"),
+        ("ru", "Здравствуйте!"),
+        ("ar", "مرحبا!"),
+        ("de", "Hello!"),
+        (None, "Hello!"),
+    ],
 )
 async def test_start_follows_the_users_language(
     api: BotApiStandIn, start_bot: StartBot, language_code: str | None, greeting: str
@@ -185,16 +207,25 @@ async def test_help_lists_the_commands_and_inline_use(
     english, chinese = texts(api, USER)
     for command in ("/para", "/about", "/lang", "/reset", "/ask", f"@{BOT_USERNAME}"):
         assert command in english and command in chinese
-    assert chinese.startswith("用中文或英文提问")
+    assert chinese.startswith("可用阿拉伯文、中文、英文、法文、俄文或西班牙文提问")
+    assert "/lang zh|en|fr|es|ru|ar|auto" in english and "/lang zh|en|fr|es|ru|ar|auto" in chinese
 
 
-async def test_bot_sets_its_command_menu_in_both_languages(
+async def test_bot_sets_its_command_menu_in_the_six_languages(
     api: BotApiStandIn, start_bot: StartBot
 ) -> None:
     await start_bot()
     menus = {r.params.get("language_code") for r in api.requests("setMyCommands") if r.ok}
-    assert menus == {None, "zh"}
-    assert len(api.requests("setMyDescription")) == 2
+    assert menus == {None, "zh", "fr", "es", "ru", "ar"}
+    for method in ("setMyDescription", "setMyShortDescription"):
+        described = {r.params.get("language_code") for r in api.requests(method) if r.ok}
+        assert described == menus, method
+    for request in api.requests("setMyCommands"):
+        names = [c["command"] for c in request.params["commands"]]
+        assert names == ["start", "help", "para", "about", "lang", "reset", "ask"]
+        (lang,) = [c["description"] for c in request.params["commands"] if c["command"] == "lang"]
+        for code in ("zh", "en", "fr", "es", "ru", "ar", "auto"):
+            assert code in lang
 
 
 @pytest.mark.parametrize(
@@ -222,7 +253,7 @@ async def test_para_command_in_chinese(api: BotApiStandIn, start_bot: StartBot) 
     await ask(bot, api.command(USER, "para", "1", language_code="zh-hant"))
     reply = sent(api, USER)[-1]
     assert reply.result["text"].startswith("第 1 段 [¶1]\n")
-    assert buttons(reply) == [("English", "p:1:en"), ("¶2 ▶", "p:2:zh")]
+    assert buttons(reply) == [("¶2 ▶", "p:2:zh"), *other_versions(1, "zh")]
 
 
 async def test_paragraph_buttons_edit_the_message_in_place(
@@ -233,12 +264,32 @@ async def test_paragraph_buttons_edit_the_message_in_place(
     message_id = sent(api, USER)[-1].result["message_id"]
 
     steps = [
-        ("p:15:en", "Paragraph 15 [¶15]", [("◀ ¶14", "p:14:en"), ("中文", "p:15:zh")]),
-        ("p:15:zh", "第 15 段 [¶15]", [("◀ ¶14", "p:14:zh"), ("English", "p:15:en")]),
+        ("p:15:en", "Paragraph 15 [¶15]", [("◀ ¶14", "p:14:en"), *other_versions(15, "en")]),
+        ("p:15:zh", "第 15 段 [¶15]", [("◀ ¶14", "p:14:zh"), *other_versions(15, "zh")]),
         (
             "p:14:zh",
             "第 14 段 [¶14]",
-            [("◀ ¶13", "p:13:zh"), ("English", "p:14:en"), ("¶15 ▶", "p:15:zh")],
+            [("◀ ¶13", "p:13:zh"), ("¶15 ▶", "p:15:zh"), *other_versions(14, "zh")],
+        ),
+        (
+            "p:14:fr",
+            "Paragraphe 14 [¶14]",
+            [("◀ ¶13", "p:13:fr"), ("¶15 ▶", "p:15:fr"), *other_versions(14, "fr")],
+        ),
+        (
+            "p:14:es",
+            "Párrafo 14 [¶14]",
+            [("◀ ¶13", "p:13:es"), ("¶15 ▶", "p:15:es"), *other_versions(14, "es")],
+        ),
+        (
+            "p:14:ru",
+            "Пункт 14 [¶14]",
+            [("◀ ¶13", "p:13:ru"), ("¶15 ▶", "p:15:ru"), *other_versions(14, "ru")],
+        ),
+        (
+            "p:14:ar",
+            "الفقرة 14 [¶14]",
+            [("◀ ¶13", "p:13:ar"), ("¶15 ▶", "p:15:ar"), *other_versions(14, "ar")],
         ),
     ]
     for data, head, keyboard in steps:
@@ -251,6 +302,26 @@ async def test_paragraph_buttons_edit_the_message_in_place(
         assert stored is not None and stored["text"].startswith(head + "\n")
         assert callback_answers(api)[-1]["callback_query_id"] == tap["callback_query"]["id"]
     assert len(sent(api, USER)) == 1  # edits, never new messages
+    stored = api.message(USER, message_id)
+    assert stored is not None and "الفقرة 14 [¶14]\nوتلاحظ المجموعة" in stored["text"]
+    assert stored["text"].endswith(
+        "(الاقتباسات مأخوذة من ترجمة عربية غير رسمية للنص الأصلي الصيني.)"
+    )
+
+
+async def test_language_button_under_a_paragraph_shows_the_french_version(
+    api: BotApiStandIn, start_bot: StartBot
+) -> None:
+    bot = await start_bot()
+    await ask(bot, api.command(USER, "para", "10"))
+    shown = sent(api, USER)[-1]
+    assert ("Français", "p:10:fr") in buttons(shown)
+    await ask(bot, api.callback(USER, USER, "p:10:fr", message_id=shown.result["message_id"]))
+    stored = api.message(USER, shown.result["message_id"])
+    assert stored is not None
+    assert stored["text"].startswith("Paragraphe 10 [¶10]\nLe Groupe reconnaît")
+    assert stored["text"].endswith("\n" + fixed.MESSAGES["fr"]["translation_note"])
+    assert ("English", "p:10:en") in buttons(api.requests("editMessageText")[-1])
 
 
 async def test_unchanged_edit_is_ignored(api: BotApiStandIn, start_bot: StartBot) -> None:
@@ -285,7 +356,9 @@ async def test_paragraph_button_under_a_deleted_message_sends_a_new_one(
     assert [a["callback_query_id"] for a in callback_answers(api)] == [query["id"]]
 
 
-@pytest.mark.parametrize("data", ["x", "p:99:zh", "c:1:fr", "p:0:en", "c:-1:en", "p:1:en:extra"])
+@pytest.mark.parametrize(
+    "data", ["x", "p:99:zh", "c:1:de", "p:1:FR", "p:0:en", "c:-1:en", "p:1:en:extra"]
+)
 async def test_stale_or_forged_button_data_is_answered_gracefully(
     api: BotApiStandIn, start_bot: StartBot, data: str
 ) -> None:
@@ -322,8 +395,43 @@ async def test_lang_command_sets_the_reply_language(
     await ask(bot, api.private_text(USER, PARA_10_ZH))
     assert last(api, USER).startswith("第 10 段 [¶10]")
 
-    await ask(bot, api.command(USER, "lang", "fr"))
-    assert last(api, USER).startswith("Usage: /lang zh, /lang en or /lang auto")
+    await ask(bot, api.command(USER, "lang", "de"))
+    assert last(api, USER).startswith("Usage: /lang zh, /lang en, /lang fr, /lang es, /lang ru")
+    assert last(api, USER).endswith(
+        "/lang ar or /lang auto (follow the language of each question)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "confirmed", "lead"),
+    [
+        ("zh", "回答语言已设为：中文。", "根据声明："),
+        ("en", "Replies will be in English.", "According to the statement:"),
+        ("fr", "Langue des réponses : Français.", "Selon la déclaration :"),
+        ("es", "Idioma de las respuestas: Español.", "Según la declaración:"),
+        ("ru", "Язык ответов: Русский.", "Согласно заявлению:"),
+        ("ar", "لغة الردود: العربية.", "وفقا للبيان:"),
+    ],
+)
+async def test_lang_command_takes_each_un_language(
+    api: BotApiStandIn, start_bot: StartBot, code: str, confirmed: str, lead: str
+) -> None:
+    bot = await start_bot()
+    await ask(bot, api.command(USER, "lang", code.upper() if code == "ru" else code))
+    assert last(api, USER) == confirmed
+    # Fixed messages, answers and paragraphs now come in that language, whatever the app's.
+    await ask(bot, api.command(USER, "help", language_code="de"))
+    assert last(api, USER) == fixed.message(code, "help", bot=BOT_USERNAME)
+    await ask(
+        bot,
+        api.private_text(USER, "What is the highest priority of the Conference on Disarmament?"),
+    )
+    assert last(api, USER).startswith(lead + "\n") and "[¶8]" in last(api, USER)
+    await ask(bot, api.command(USER, "para", "8"))
+    shown = sent(api, USER)[-1]
+    assert shown.result["text"].startswith(fixed.message(code, "paragraph_head", n=8) + " [¶8]\n")
+    nav = [("◀ ¶7", f"p:7:{code}"), ("¶9 ▶", f"p:9:{code}")]
+    assert buttons(shown) == nav + other_versions(8, code)
 
 
 async def test_reset_forgets_the_conversation(api: BotApiStandIn, start_bot: StartBot) -> None:

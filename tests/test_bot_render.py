@@ -95,7 +95,13 @@ def test_split_never_leaves_a_tag_open_across_messages() -> None:
         ("p:15:en", ("p", 15, "en")),
         ("p:16:en", None),
         ("p:0:zh", None),
-        ("c:1:fr", None),
+        ("c:1:fr", ("c", 1, "fr")),
+        ("p:2:es", ("p", 2, "es")),
+        ("p:3:ru", ("p", 3, "ru")),
+        ("c:4:ar", ("c", 4, "ar")),
+        ("p:1:de", None),
+        ("p:1:FR", None),
+        ("p:1:zh-hant", None),
         ("x", None),
         ("", None),
         (None, None),
@@ -113,17 +119,44 @@ def _keyboard(markup: object) -> list[list[tuple[str, str]]]:
     return [[(b.text, b.callback_data) for b in row] for row in rows]
 
 
+# Under a paragraph, the other versions in a fixed order (the original first), rows of three.
+ORDER = [("中文", "zh"), ("English", "en"), ("Français", "fr"), ("Español", "es")]
+ORDER += [("Русский", "ru"), ("العربية", "ar")]
+
+
+def _versions(n: int, lang: str) -> list[list[tuple[str, str]]]:
+    others = [(name, f"p:{n}:{code}") for name, code in ORDER if code != lang]
+    return [others[:3], others[3:]]
+
+
 def test_paragraph_keyboard_at_the_edges() -> None:
     assert _keyboard(paragraph_keyboard(1, 15, "zh")) == [
-        [("English", "p:1:en"), ("¶2 ▶", "p:2:zh")]
+        [("¶2 ▶", "p:2:zh")],
+        *_versions(1, "zh"),
     ]
     assert _keyboard(paragraph_keyboard(15, 15, "en")) == [
-        [("◀ ¶14", "p:14:en"), ("中文", "p:15:zh")]
+        [("◀ ¶14", "p:14:en")],
+        *_versions(15, "en"),
     ]
-    for n in range(1, 16):
-        for lang in ("zh", "en"):
-            for _, data in _keyboard(paragraph_keyboard(n, 15, lang))[0]:
-                assert len(data.encode()) <= 64 and parse_callback(data, 15) is not None
+    assert _keyboard(paragraph_keyboard(1, 1, "fr")) == _versions(1, "fr")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en", "fr", "es", "ru", "ar"])
+def test_paragraph_keyboard_offers_the_other_five_versions(lang: str) -> None:
+    rows = _keyboard(paragraph_keyboard(7, 15, lang))
+    assert rows[0] == [("◀ ¶6", f"p:6:{lang}"), ("¶8 ▶", f"p:8:{lang}")]
+    assert rows[1:] == _versions(7, lang)
+    offered = [parse_callback(data, 15) for row in rows[1:] for _, data in row]
+    assert sorted(o[2] for o in offered if o) == sorted({c for _, c in ORDER} - {lang})
+    assert all(len(row) <= 3 for row in rows)  # short rows: names stay whole on a phone
+
+
+def test_paragraph_keyboard_data_fits_and_parses() -> None:
+    for n in (1, 2, 14, 15, 9999):
+        for lang in ("zh", "en", "fr", "es", "ru", "ar"):
+            for row in _keyboard(paragraph_keyboard(n, 9999, lang)):
+                for _, data in row:
+                    assert len(data.encode()) <= 64 and parse_callback(data, 9999) is not None
 
 
 def test_citation_keyboard() -> None:

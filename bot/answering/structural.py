@@ -15,7 +15,7 @@ from retrieval.text import split_sentences
 
 # A scope line's items: "the ICJ advisory opinion (¶12)", "… （¶1-4）".
 _SCOPE_ITEM = re.compile(
-    r"\s*[,，、;；:：]?\s*(?:and |y |et |и |و)?(.+?)\s*[(（]¶(\d+)(?:\s*[-–]\s*(\d+))?[)）]"
+    r"\s*[,，、،;；:：]?\s*(?:and |y |et |и |و)?(.+?)\s*[(（]¶(\d+)(?:\s*[-–]\s*(\d+))?[)）]"
 )
 
 

@@ -8,11 +8,13 @@ import sys
 
 from bot.answering.answer import Turn
 from bot.answering.engine import AnswerEngine
+from bot.answering.messages import REPLY_LANGUAGES
 from bot.ops.settings import Settings
 
 HELP = (
-    "Ask about the G-21 statement in Chinese or English. Commands: /para N (a paragraph in "
-    "full), /lang zh|en|auto, /reset (forget the conversation), /quit."
+    "Ask about the G-21 statement in Arabic, Chinese, English, French, Russian or Spanish. "
+    "Commands: /para N (a paragraph in full), /lang zh|en|fr|es|ru|ar|auto (reply language), "
+    "/reset (forget the conversation), /quit."
 )
 
 
@@ -51,8 +53,11 @@ def _converse(
             print(HELP)
             continue
         if line.startswith("/lang"):
-            choice = line.removeprefix("/lang").strip()
-            lang = choice if choice in ("zh", "en") else None
+            choice = line.removeprefix("/lang").strip().lower()
+            if choice not in (*REPLY_LANGUAGES, "auto"):
+                print("(usage: /lang zh|en|fr|es|ru|ar|auto)")
+                continue
+            lang = None if choice == "auto" else choice
             print(f"(reply language: {lang or 'auto'})")
             continue
         match = re.fullmatch(r"/para\s+(\S+)", line)

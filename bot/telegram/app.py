@@ -40,7 +40,7 @@ COMMANDS = {
         ("help", "Commands and tips"),
         ("para", "Show paragraph N in full"),
         ("about", "About the statement"),
-        ("lang", "Reply language: zh, en or auto"),
+        ("lang", "Reply language: zh, en, fr, es, ru, ar or auto"),
         ("reset", "Forget our conversation"),
         ("ask", "Ask a question (in groups)"),
     ],
@@ -49,20 +49,85 @@ COMMANDS = {
         ("help", "命令与提示"),
         ("para", "查看第 N 段全文"),
         ("about", "关于声明"),
-        ("lang", "回答语言：zh、en 或 auto"),
+        ("lang", "回答语言：zh、en、fr、es、ru、ar 或 auto"),
         ("reset", "清除对话记录"),
         ("ask", "提问（群组中使用）"),
+    ],
+    "fr": [
+        ("start", "Présentation du bot"),
+        ("help", "Commandes et conseils"),
+        ("para", "Afficher le paragraphe N en entier"),
+        ("about", "À propos de la déclaration"),
+        ("lang", "Langue des réponses : zh, en, fr, es, ru, ar ou auto"),
+        ("reset", "Oublier notre conversation"),
+        ("ask", "Poser une question (dans un groupe)"),
+    ],
+    "es": [
+        ("start", "Qué hace este bot"),
+        ("help", "Comandos y consejos"),
+        ("para", "Mostrar el párrafo N completo"),
+        ("about", "Acerca de la declaración"),
+        ("lang", "Idioma de las respuestas: zh, en, fr, es, ru, ar o auto"),
+        ("reset", "Olvidar nuestra conversación"),
+        ("ask", "Hacer una pregunta (en grupos)"),
+    ],
+    "ru": [
+        ("start", "Что умеет этот бот"),
+        ("help", "Команды и подсказки"),
+        ("para", "Показать пункт N полностью"),
+        ("about", "О заявлении"),
+        ("lang", "Язык ответов: zh, en, fr, es, ru, ar или auto"),
+        ("reset", "Забыть наш разговор"),
+        ("ask", "Задать вопрос (в групповом чате)"),
+    ],
+    "ar": [
+        ("start", "ما يقوم به هذا البوت"),
+        ("help", "الأوامر والإرشادات"),
+        ("para", "عرض نص الفقرة N كاملا"),
+        ("about", "معلومات عن البيان"),
+        ("lang", "لغة الردود: zh أو en أو fr أو es أو ru أو ar أو auto"),
+        ("reset", "حذف سجل محادثتنا"),
+        ("ask", "طرح سؤال (في الدردشات الجماعية)"),
     ],
 }
 DESCRIPTIONS = {
     "en": (
         "Answers questions about the G-21 statement on the follow-up to the 2013 high-level "
-        "meeting on nuclear disarmament, citing paragraph numbers (¶N). Ask in English or Chinese.",
+        "meeting on nuclear disarmament, citing paragraph numbers (¶N). Ask in any of the six "
+        "UN languages: Arabic, Chinese, English, French, Russian or Spanish.",
         "Cited answers on the G-21 nuclear disarmament statement",
     ),
     "zh": (
-        "回答关于 21 国集团《关于 2013 年核裁军问题大会高级别会议后续行动的声明》的问题，并标明段落编号（¶N）。可用中文或英文提问。",
+        "回答关于 21 国集团《关于 2013 年核裁军问题大会高级别会议后续行动的声明》的问题，并标明段落编号（¶N）。可用联合国六种正式语文中的任何一种提问：阿拉伯文、中文、英文、法文、俄文或西班牙文。",
         "21 国集团核裁军声明问答，附段落引用",
+    ),
+    "fr": (
+        "Répond aux questions sur la déclaration du Groupe des 21 relative à la suite donnée à la "
+        "réunion de haut niveau de 2013 sur le désarmement nucléaire, en citant les numéros de "
+        "paragraphe (¶N). Posez vos questions dans l'une des six langues officielles de l'ONU : "
+        "anglais, arabe, chinois, espagnol, français ou russe.",
+        "Réponses citées sur la déclaration du Groupe des 21 relative au désarmement nucléaire",
+    ),
+    "es": (
+        "Responde a preguntas sobre la declaración del Grupo de los 21 relativa al seguimiento de "
+        "la reunión de alto nivel de 2013 sobre el desarme nuclear y cita los números de párrafo "
+        "(¶N). Puede preguntar en cualquiera de los seis idiomas oficiales de las Naciones Unidas: "
+        "árabe, chino, español, francés, inglés o ruso.",
+        "Respuestas con citas sobre la declaración del Grupo de los 21 relativa al desarme nuclear",
+    ),
+    "ru": (
+        "Отвечает на вопросы о заявлении Группы 21 о последующих мерах в связи с проведенным в "
+        "2013 году совещанием высокого уровня по ядерному разоружению и указывает номера пунктов "
+        "(¶N). Вопросы можно задавать на любом из шести официальных языков ООН: английском, "
+        "арабском, испанском, китайском, русском или французском.",
+        "Ответы со ссылками на пункты заявления Группы 21 по ядерному разоружению",
+    ),
+    "ar": (
+        "يجيب عن الأسئلة المتعلقة ببيان مجموعة الـ 21 بشأن متابعة الاجتماع الرفيع المستوى المعني "
+        "بنزع السلاح النووي المعقود عام 2013، مع ذكر أرقام الفقرات (¶N). ويمكن طرح الأسئلة بأي من "
+        "اللغات الرسمية الست للأمم المتحدة: الإسبانية أو الإنكليزية أو الروسية أو الصينية أو "
+        "العربية أو الفرنسية.",
+        "إجابات موثقة بأرقام الفقرات عن بيان مجموعة الـ 21 بشأن نزع السلاح النووي",
     ),
 }
 
@@ -127,7 +192,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
 
 
 async def post_init(application: Application) -> None:
-    """Command menu and descriptions, in English (default) and Chinese."""
+    """Command menu and descriptions: English by default, and one per UN language."""
     bot = application.bot
     for lang, commands in COMMANDS.items():
         code = None if lang == "en" else lang

@@ -22,7 +22,7 @@ from telegram.ext import ContextTypes
 
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import AnswerEngine
-from bot.answering.messages import REPLY_LANGUAGES, message
+from bot.answering.messages import LANGUAGE_NAMES, REPLY_LANGUAGES, message
 from bot.answering.question import Question, reply_language
 from bot.ops.metrics import RATE_LIMITED, Stats
 from bot.ops.ratelimit import RateLimiter
@@ -142,14 +142,14 @@ async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/lang zh|en|auto: the reply language."""
+    """/lang zh|en|fr|es|ru|ar|auto: the reply language."""
     choice = (context.args or [""])[0].lower()
-    if choice not in ("zh", "en", "auto"):
+    if choice not in (*REPLY_LANGUAGES, "auto"):
         await reply(update, message(ui_lang(update, context), "lang_usage"))
         return
     if context.user_data is not None:
         context.user_data["lang"] = None if choice == "auto" else choice
-    label = {"zh": "中文", "en": "English", "auto": "auto"}[choice]
+    label = LANGUAGE_NAMES.get(choice, choice)
     await reply(update, message(ui_lang(update, context), "lang_set", choice=label))
 
 

@@ -8,8 +8,13 @@ import re
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.answering.answer import Answer
+from bot.answering.messages import LANGUAGE_NAMES, REPLY_LANGUAGES
 
 MAX_MESSAGE = 4096
+# Button data: c (a citation) or p (a paragraph view), the paragraph, the language.
+_CALLBACK = re.compile(rf"([cp]):(\d{{1,4}}):({'|'.join(REPLY_LANGUAGES)})")
+# Language buttons a row under a paragraph: five names in one row are cut short on a phone.
+LANGUAGES_PER_ROW = 3
 _MARKER = re.compile(r"\[¶(\d+)\]")
 # A sentence with its end mark, closing quotes, the [¶N] markers that follow it and the white
 # space after it: the pieces join back into exactly the text they came from.
@@ -78,22 +83,29 @@ def citation_keyboard(answer: Answer) -> InlineKeyboardMarkup | None:
 
 
 def paragraph_keyboard(n: int, count: int, lang: str) -> InlineKeyboardMarkup:
-    """◀ ▶ to the neighbouring paragraphs and a switch to the other language."""
-    row = []
+    """◀ ▶ to the neighbouring paragraphs, then this paragraph in each other language, each
+    button with the language's own name (rows of at most three: readable on a phone)."""
+    rows: list[list[InlineKeyboardButton]] = []
+    nav = []
     if n > 1:
-        row.append(InlineKeyboardButton(f"◀ ¶{n - 1}", callback_data=f"p:{n - 1}:{lang}"))
-    other = "en" if lang == "zh" else "zh"
-    row.append(
-        InlineKeyboardButton("English" if other == "en" else "中文", callback_data=f"p:{n}:{other}")
-    )
+        nav.append(InlineKeyboardButton(f"◀ ¶{n - 1}", callback_data=f"p:{n - 1}:{lang}"))
     if n < count:
-        row.append(InlineKeyboardButton(f"¶{n + 1} ▶", callback_data=f"p:{n + 1}:{lang}"))
-    return InlineKeyboardMarkup([row])
+        nav.append(InlineKeyboardButton(f"¶{n + 1} ▶", callback_data=f"p:{n + 1}:{lang}"))
+    if nav:
+        rows.append(nav)
+    others = [
+        InlineKeyboardButton(LANGUAGE_NAMES.get(code, code), callback_data=f"p:{n}:{code}")
+        for code in LANGUAGE_NAMES
+        if code != lang and code in REPLY_LANGUAGES
+    ]
+    step = LANGUAGES_PER_ROW
+    rows.extend(others[i : i + step] for i in range(0, len(others), step))
+    return InlineKeyboardMarkup(rows)
 
 
 def parse_callback(data: str | None, count: int) -> tuple[str, int, str] | None:
     """``(kind, paragraph, lang)`` from button data, or None for stale or forged data."""
-    match = re.fullmatch(r"([cp]):(\d{1,4}):(zh|en)", data or "")
+    match = _CALLBACK.fullmatch(data or "")
     if not match:
         return None
     n = int(match.group(2))
