@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.answering import messages as fixed
 from tests.bot_harness import (
     ADMIN,
     GROUP,
@@ -31,8 +32,6 @@ from tests.bot_harness import (
     texts,
 )
 from tests.fakes.telegram import BOT_USER, BOT_USERNAME, BotApiStandIn
-
-from bot.answering import messages as fixed
 
 # AIORateLimiter reads RetryAfter.retry_after, which PTB 22 marks as changing type: not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
