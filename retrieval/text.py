@@ -71,18 +71,29 @@ def normalise_arabic(text: str) -> str:
 _SENTENCE_END = re.compile(r"(?<=[.;!?؟؛])\s+")
 
 
+# A full stop after one of these ends an abbreviation, not a sentence ("Mr. President",
+# "No. 5", "U.N.", "e.g.", "art. VI", "M. le Président", "Sr.", "г.", "т.е.").
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(])(?:Mr|Mrs|Ms|Dr|Prof|No|Nos|Nr|Art|art|para|paras|Para|vol|p|pp|St|vs|cf|Sr|Sra|"
+    r"Dra|núm|Núm|M|MM|Mme|Mlle|n°|г|гг|ст|п|т\.е|т\.д|т\.п|e\.g|i\.e|U\.N|U\.S|etc)\.$"
+)
+
+
 def split_sentences(text: str, lang: str) -> list[str]:
-    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? for the others)."""
-    if lang in ("zh", "en"):
-        pattern = _ZH_SENTENCE_END if lang == "zh" else _EN_SENTENCE_END
-        parts = [p.strip() for p in pattern.split(text)]
-        return [p for p in parts if p]
+    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? for the others), never
+    after an abbreviation."""
+    if lang == "zh":
+        return [p.strip() for p in _ZH_SENTENCE_END.split(text) if p.strip()]
+    pattern = _EN_SENTENCE_END if lang == "en" else _SENTENCE_END
     sentences: list[str] = []
-    for piece in _SENTENCE_END.split(text):
+    for piece in pattern.split(text):
         piece = piece.strip()
         if not piece:
             continue
-        if sentences and piece[0].islower() and not sentences[-1].endswith(";"):
+        joins = bool(sentences) and bool(_ABBREVIATION.search(sentences[-1]))
+        if lang != "en" and sentences and piece[0].islower() and not sentences[-1].endswith(";"):
+            joins = True
+        if joins:
             sentences[-1] = f"{sentences[-1]} {piece}"
         else:
             sentences.append(piece)

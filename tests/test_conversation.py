@@ -277,3 +277,51 @@ def test_sentences_are_not_cut_at_abbreviations(engine: AnswerEngine) -> None:
 )
 def test_citations_are_read_from_the_reply_text(reply: str, expected: list[int]) -> None:
     assert cited_paragraphs(reply) == expected
+
+
+# --- languages -------------------------------------------------------------------------------
+
+
+def test_traditional_chinese_is_answered_in_traditional_characters(
+    engine: AnswerEngine, document: Document
+) -> None:
+    answer = engine.answer("本集團支持在中東建立無核武器區嗎？")
+    assert answer.lang == "zh" and answer.cited == [10]
+    assert "中東" in answer.text and "中东" not in answer.text
+    assert "繁體" in answer.text  # marked as a conversion
+    assert_grounded_quotes(answer, document)
+
+
+def assert_grounded_quotes(answer: Answer, document: Document) -> None:
+    """The citations keep the statement's own (simplified) words."""
+    for citation in answer.citations:
+        assert citation.quote in document.text(citation.paragraph, "zh")
+
+
+@pytest.mark.parametrize(
+    "text", ["Was sagt die Erklärung über den Nahen Osten?", "この声明は何について述べていますか？"]
+)
+def test_an_unserved_language_gets_the_served_ones_named_in_english(
+    engine: AnswerEngine, text: str
+) -> None:
+    answer = engine.answer(text)
+    assert answer.lang == "en" and not answer.citations
+    assert "Arabic, Chinese, English, French, Russian and Spanish" in answer.text
+    assert not is_refusal(answer.text)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "paragraph"),
+    [
+        ("¿Qué dice el G-21 sobre las zonas libres de armas nucleares?", "es", 10),
+        ("Qu'est-ce que le Groupe demande au Président ?", "fr", 15),
+        ("Что заключил Международный Суд в 1996 году?", "ru", 12),
+        ("ماذا يقول البيان عن الشرق الأوسط؟", "ar", 10),
+    ],
+)
+def test_un_languages_are_answered_in_their_own_version(
+    engine: AnswerEngine, document: Document, text: str, lang: str, paragraph: int
+) -> None:
+    answer = engine.answer(text)
+    assert answer.lang == lang and paragraph in answer.cited
+    assert_grounded(answer, document)

@@ -32,6 +32,7 @@ from bot.ops.settings import Settings
 from retrieval.analyze import terms
 from retrieval.corpus import Document
 from retrieval.errors import RetrievalError, StoreUnavailableError
+from retrieval.language import to_traditional
 from retrieval.refs import ParagraphRequest, strip_references
 from retrieval.search import SearchResult
 from retrieval.store import IngestReport
@@ -57,6 +58,7 @@ class Plan:
     """What the engine decided before composing: the kind of question, how it reads in its
     conversation, and the search for it (none for answers from the document's structure)."""
 
+    question: Question
     kind: Kind
     resolved: Resolved
     result: SearchResult
@@ -302,7 +304,7 @@ class AnswerEngine:
             if resolved.focus and not result.covered and not terms(q.text, q.lang):
                 # "Why?" after a paragraph: nothing to search for but that paragraph.
                 result = stack.retriever.about(resolved.standalone, resolved.focus, q.lang)
-        return Plan(kind, resolved, result, degraded, stack)
+        return Plan(q, kind, resolved, result, degraded, stack)
 
     def _context(self, q: Question, plan: Plan) -> Context:
         retriever = plan.stack.retriever
@@ -389,6 +391,11 @@ class AnswerEngine:
     @staticmethod
     def _stamp(answer: Answer, plan: Plan, started: float) -> Answer:
         answer.degraded = plan.degraded
+        if plan.question.traditional and answer.lang == "zh":
+            # Asked in traditional characters: answered in them, saying it was converted
+            # (the citations keep the statement's own characters).
+            note = message("zh", "converted_note")
+            answer.text = to_traditional(f"{answer.text}\n{note}")
         answer.latency_ms = (time.perf_counter() - started) * 1000
         return answer
 

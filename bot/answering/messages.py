@@ -6,6 +6,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "lead": "According to the statement:",
         "translation_note": "(Quotes are from an unofficial English translation of the Chinese original.)",
+        "converted_note": "(Converted to traditional Chinese characters from the simplified Chinese text.)",
         "paragraph_head": "Paragraph {n}",
         "no_such_paragraph": "The statement has {count} paragraphs (1-{count}); there is no paragraph {missing}.",
         "not_covered": "The statement does not address this question{topic}.",
@@ -75,6 +76,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
         "lead": "根据声明：",
         "translation_note": "",
+        "converted_note": "（本回答由简体中文原文转换为繁体字。）",
         "paragraph_head": "第 {n} 段",
         "no_such_paragraph": "声明共有 {count} 段（第 1-{count} 段），没有第 {missing} 段。",
         "not_covered": "声明没有涉及这个问题{topic}。",
@@ -142,8 +144,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stance_believes": "本集团坚信：",
     },
     "fr": {
+        "unserved_language": "Je réponds aux questions en anglais, arabe, chinois, espagnol, français et russe. Veuillez reposer votre question dans l'une de ces langues.",
         "lead": "Selon la déclaration :",
         "translation_note": "(Les citations sont tirées d'une traduction française non officielle de l'original chinois.)",
+        "converted_note": "(Texte converti en caractères chinois traditionnels à partir du texte en chinois simplifié.)",
         "paragraph_head": "Paragraphe {n}",
         "no_such_paragraph": "La déclaration compte {count} paragraphes (1-{count}) ; il n'y a pas de paragraphe {missing}.",
         "not_covered": "La déclaration ne traite pas de cette question{topic}.",
@@ -210,8 +214,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stance_believes": "Le Groupe est fermement convaincu :",
     },
     "es": {
+        "unserved_language": "Respondo preguntas en árabe, chino, español, francés, inglés y ruso. Vuelva a formular su pregunta en uno de estos idiomas.",
         "lead": "Según la declaración:",
         "translation_note": "(Las citas proceden de una traducción no oficial al español del original chino.)",
+        "converted_note": "(Texto convertido a caracteres chinos tradicionales a partir del texto en chino simplificado.)",
         "paragraph_head": "Párrafo {n}",
         "no_such_paragraph": "La declaración tiene {count} párrafos (1-{count}); no existe el párrafo {missing}.",
         "not_covered": "La declaración no aborda esta cuestión{topic}.",
@@ -278,8 +284,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stance_believes": "El Grupo está firmemente convencido:",
     },
     "ru": {
+        "unserved_language": "Я отвечаю на вопросы на английском, арабском, испанском, китайском, русском и французском языках. Пожалуйста, задайте вопрос на одном из них.",
         "lead": "Согласно заявлению:",
         "translation_note": "(Цитаты приводятся по неофициальному русскому переводу китайского оригинала.)",
+        "converted_note": "(Текст преобразован в традиционные китайские иероглифы из текста на упрощенном китайском.)",
         "paragraph_head": "Пункт {n}",
         "no_such_paragraph": "Число пунктов в заявлении: {count} (1-{count}); пункта {missing} в нем нет.",
         "not_covered": "В заявлении не рассматривается этот вопрос{topic}.",
@@ -346,8 +354,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "stance_believes": "Группа твердо убеждена:",
     },
     "ar": {
+        "unserved_language": "أجيب عن الأسئلة بالإسبانية والإنكليزية والروسية والصينية والعربية والفرنسية. يرجى إعادة طرح السؤال بإحدى هذه اللغات.",
         "lead": "وفقا للبيان:",
         "translation_note": "(الاقتباسات مأخوذة من ترجمة عربية غير رسمية للنص الأصلي الصيني.)",
+        "converted_note": "(حُوّل النص إلى الحروف الصينية التقليدية من النص الصيني المبسط.)",
         "paragraph_head": "الفقرة {n}",
         "no_such_paragraph": "عدد فقرات البيان {count} (1-{count})، ولا توجد فيه فقرة رقم {missing}.",
         "not_covered": "لا يتناول البيان هذه المسألة{topic}.",

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from bot.answering.answer import Turn
 from bot.answering.messages import REPLY_LANGUAGES
-from retrieval.text import clean_user_text, detect_language
+from retrieval import language
+from retrieval.text import clean_user_text
+
+
+def _app_language(hint: str | None) -> str:
+    code = (hint or "").lower()
+    return next((lang for lang in REPLY_LANGUAGES if code.startswith(lang)), "en")
 
 
 def reply_language(text: str, chosen: str | None = None, hint: str | None = None) -> str:
@@ -15,11 +21,10 @@ def reply_language(text: str, chosen: str | None = None, hint: str | None = None
     if chosen in REPLY_LANGUAGES:
         return str(chosen)
     if any(ch.isalpha() for ch in text):
-        detected = detect_language(text)
+        detected = language.detect_language(text, hint)
         if detected in REPLY_LANGUAGES:
             return detected
-    code = (hint or "").lower()
-    return next((lang for lang in REPLY_LANGUAGES if code.startswith(lang)), "en")
+    return _app_language(hint)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ class Question:
     history: tuple[Turn, ...] = ()
     # The reply language the chat chose (/lang), None to follow each question.
     chosen_lang: str | None = None
+    # Written in traditional characters: ``text`` is simplified (as the statement is), and
+    # the reply goes back to traditional.
+    traditional: bool = False
 
     @classmethod
     def build(
@@ -47,6 +55,10 @@ class Question:
         language, ``hint`` Telegram's ``language_code`` (a tie-breaker only)."""
         text = clean_user_text(raw)
         reply = reply_language(text, lang, hint)
-        written = detect_language(text) if any(ch.isalpha() for ch in text) else reply
+        # The language it is written in may be one the bot does not serve (German …).
+        written = language.detect_language(text, hint) if any(c.isalpha() for c in text) else reply
+        traditional = written == "zh" and language.is_traditional(text)
+        if traditional:
+            text = language.to_simplified(text)
         chosen = lang if lang in REPLY_LANGUAGES else None
-        return cls(raw, text, written, reply, tuple(history), chosen)
+        return cls(raw, text, written, reply, tuple(history), chosen, traditional)
