@@ -75,8 +75,12 @@ _POSSESSIVE = re.compile(r"['’]s\b")
 _TITLE = re.compile(r"《([^》]{2,60})》")
 _QUESTION_WORDS = re.compile(
     r"^(?:What|Which|Who|Whom|Whose|When|Where|Why|How|Does|Do|Did|Is|Are|Was|Were|Can|"
-    r"Could|Should|Would|Will|Has|Have|Tell|Show|Explain|Please|According|In|On|The|A|An)\s+"
+    r"Could|Should|Would|Will|Has|Have|Tell|Show|Explain|Please|According|In|On|The|A|An|"
+    r"After|Before|Since|During|Following|Under|Besides|Apart|Regarding|Concerning|About|"
+    r"And|But|So|Also|Then|Now)\s+"
 )
+# Where a name joins names ("Article VI of the NPT"): each part is looked up on its own.
+_NAME_JOINS = re.compile(r"\s+(?:of|on|for|and|in|to)\s+(?:the\s+)?")
 
 
 @lru_cache(maxsize=8192)
@@ -147,8 +151,13 @@ class CoverageGate:
         return [
             n
             for n in names
-            if _folded(expand_aliases(n, inline=True, lang=self.lang)) not in self.text
+            if not self._known(n)
+            and not all(self._known(part) for part in _NAME_JOINS.split(n) if part)
         ]
+
+    def _known(self, name: str) -> bool:
+        expanded = expand_aliases(name, inline=True, lang=self.lang)
+        return _folded(name) in self.text or _folded(expanded) in self.text
 
     def coverage(self, question: str) -> tuple[float, list[str]]:
         # Bigrams inside each word only: bigrams across word borders are mostly noise.

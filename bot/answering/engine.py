@@ -373,15 +373,19 @@ class AnswerEngine:
             return Answer(
                 message(q.reply_lang, "empty"), [], q.reply_lang, "abstain", abstained=True
             )
-        if q.lang not in REPLY_LANGUAGES:
-            # German, Japanese …: say which languages are served (in English), rather than
-            # that the statement does not cover what could not be read.
-            return Answer(message("en", "unserved_language"), [], "en", "abstain", kind="unserved")
         try:
             plan = self._plan(q)
         except RetrievalError as exc:
             return self._unavailable(q, exc)
-        return self._stamp(self._compose_extractively(q, plan), plan, started)
+        answer = self._compose_extractively(q, plan)
+        if q.lang not in REPLY_LANGUAGES and answer.abstained and not answer.citations:
+            # German, Japanese …: rather than "the statement does not address this", say
+            # which languages are served (in English). Read as English first: a short
+            # English question can pass for another language ("what's in para twelve").
+            answer = Answer(
+                message("en", "unserved_language"), [], "en", "abstain", kind="unserved"
+            )
+        return self._stamp(answer, plan, started)
 
     def _unavailable(self, q: Question, exc: RetrievalError) -> Answer:
         log.error("cannot answer: %s", exc)
