@@ -19,22 +19,24 @@ def timings(engine: Any, questions: list[Any], repeats: int) -> dict[str, Any]:
     alone (the Chroma call the retriever makes, the BM25 query), and the last answer."""
     from retrieval.analyze import terms
     from retrieval.embeddings import query_vector
-    from retrieval.search import CANDIDATE_POOL, expand_aliases
-    from retrieval.text import clean_user_text
+    from retrieval.search import CANDIDATE_POOL
 
     stack = engine.stack()
     retriever = stack.retriever
-    engine.answer("warm-up 预热")  # dictionaries and indexes load on first use
-    pool = min(len(retriever.chunks), CANDIDATE_POOL)  # what Retriever.rank asks both for
+    engine.load()  # dictionaries and indexes load on first use
     out: dict[str, Any] = {"answer": [], "chroma": [], "bm25": [], "search": [], "answers": []}
     for q in questions:
-        query = expand_aliases(clean_user_text(q.question))
+        # What Retriever.search does first: the question's version and its query.
+        version, _, query = retriever.prepare(q.question)
         vector = query_vector(stack.choice.embeddings, query)
-        query_terms = terms(query)
+        query_terms = terms(query, version.lang)
+        pool = min(len(version.chunks), CANDIDATE_POOL)  # what the retriever asks both for
         calls = {
             "answer": lambda q=q: engine.answer(q.question),
-            "chroma": lambda v=vector: stack.store.nearest(v, pool, retriever.dense_filter),
-            "bm25": lambda t=query_terms: retriever.lexical.search(t, pool),
+            # The whole Chroma call the retriever makes for this version (the query and
+            # the filter to the version's chunks), given the vector.
+            "chroma": lambda v=vector, ver=version: retriever.nearest_in(ver, v),
+            "bm25": lambda t=query_terms, ver=version, n=pool: ver.lexical.search(t, n),
             "search": lambda q=q: retriever.search(q.question),
         }
         # Side by side: each repeat times all four in turn, so a slow moment of the machine

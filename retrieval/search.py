@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from retrieval import language, vocabulary
 from retrieval.analyze import han_bigrams, terms
@@ -323,7 +324,10 @@ class Retriever:
         return self._rank(version, query, k, dense_search)
 
     def _dense(self, version: Version, query: str) -> list[tuple[Chunk, float]]:
-        vector = query_vector(self.choice.embeddings, query)
+        return self.nearest_in(version, query_vector(self.choice.embeddings, query))
+
+    def nearest_in(self, version: Version, vector: Any) -> list[tuple[Chunk, float]]:
+        """The version's chunks nearest to ``vector``, as Chroma ranks them."""
         pool = min(len(version.chunks), CANDIDATE_POOL)
         if len(self.versions) == 1:
             nearest = self.store.nearest(vector, pool, self.dense_filter)
