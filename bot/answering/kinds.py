@@ -23,7 +23,7 @@ from importlib import resources
 from typing import Any
 
 from retrieval.analyze import terms
-from retrieval.text import clean_user_text, has_han
+from retrieval.text import clean_user_text
 
 LANGUAGES = ("en", "zh", "es", "fr", "ru", "ar")
 SMALLTALK_DETAILS = ("greeting", "thanks", "help", "bye", "capabilities", "ack")
@@ -379,7 +379,7 @@ def _metadata(folded: str, lexicon: _Lexicon) -> Kind | None:
         if all(stop <= s or start >= e for s, e, _ in kept):
             kept.append((start, stop, detail))
     kept.sort()
-    if _other_subject(folded, kept):
+    if _other_subject(folded, kept, lexicon.lang):
         return None
     details: list[str] = []
     for _, _, detail in kept:
@@ -397,7 +397,10 @@ _ITSELF = re.compile(
 )
 
 
-def _other_subject(folded: str, cues: list[tuple[int, int, str]]) -> bool:
+_INVERSION = re.compile(r"-(?:t-)?(?:il|elle|on|ils|elles|je|tu|nous|vous)\b", re.IGNORECASE)
+
+
+def _other_subject(folded: str, cues: list[tuple[int, int, str]], lang: str) -> bool:
     """True when, besides its metadata cues, the question is about something else the
     statement talks of ("to whom must the Secretary-General report?" is no question about
     the document)."""
@@ -406,10 +409,9 @@ def _other_subject(folded: str, cues: list[tuple[int, int, str]]) -> bool:
         rest.append(folded[last:start])
         last = stop
     rest.append(folded[last:])
-    # Short words are function words of the languages without a stop list of their own.
-    words = [
-        w for w in terms(" ".join(rest)) if (len(w) > 3 or has_han(w)) and not _ITSELF.match(w)
-    ]
+    # French inversion ("existe-t-il") is a verb and its subject pronoun, not a compound.
+    text = _INVERSION.sub(" ", " ".join(rest))
+    words = [w for w in terms(text, lang) if not _ITSELF.match(w)]
     return len(words) > 2
 
 
