@@ -37,16 +37,6 @@ def has_han(text: str) -> bool:
     return bool(HAN_RUN.search(text))
 
 
-def detect_language(text: str, hint: str | None = None) -> str:
-    """The served language (zh, en, fr, es, ru, ar) to answer the text in: the one rule of
-    ``retrieval.language``, with an unserved language (German, Japanese …) answered in the
-    hint's language if served, else English. ``retrieval.language.detect_language`` names
-    the unserved language instead."""
-    from retrieval.language import served_language  # it imports this module
-
-    return served_language(text, hint)
-
-
 def fold_accents(text: str) -> str:
     """Lower-case without accents (``Désarmement`` → ``desarmement``): French and Spanish
     questions typed on a phone often leave the accents out."""

@@ -68,5 +68,6 @@ async def test_para_3_sends_the_paragraph_with_buttons_to_its_neighbours(
     assert sent["text"].startswith(f"{message('en', 'paragraph_head', n=3)} <b>[¶3]</b>\n")
     first_line = load_corpus().primary.text(3, "en").splitlines()[0]
     assert first_line in html.unescape(sent["text"])
-    (row,) = sent["reply_markup"]["inline_keyboard"]
-    assert [button["callback_data"] for button in row] == ["p:2:en", "p:3:zh", "p:4:en"]
+    rows = [[b["callback_data"] for b in row] for row in sent["reply_markup"]["inline_keyboard"]]
+    # ◀ ▶ first, then the paragraph in the five other versions.
+    assert rows == [["p:2:en", "p:4:en"], ["p:3:zh", "p:3:fr", "p:3:es"], ["p:3:ru", "p:3:ar"]]

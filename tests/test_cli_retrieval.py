@@ -238,11 +238,12 @@ from bot.answering.stack import StackHolder
 from bot.ops.settings import Settings
 stack = StackHolder(Settings(), auto_ingest=False).get()
 store, embed = stack.store, stack.choice.embeddings
-dense = store.query(embed.embed_query(sys.argv[1]), 3)
+chunks = {c.id: c for c in store.all_chunks()}
+dense = [(chunks[i], s) for i, s in store.nearest(embed.embed_query(sys.argv[1]), 3)]
 result = stack.retriever.search(sys.argv[1])
 print(json.dumps({
     "count": store.count(),
-    "dense": [[h.chunk.paragraph, h.chunk.lang, h.chunk.text, h.similarity] for h in dense],
+    "dense": [[c.paragraph, c.lang, c.text, s] for c, s in dense],
     "search": result.paragraphs,
     "texts": [c.text for c in store.all_chunks()],
 }, ensure_ascii=False))

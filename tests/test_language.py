@@ -14,7 +14,7 @@ from retrieval.language import (
     to_simplified,
     to_traditional,
 )
-from retrieval.text import detect_language as text_detect_language
+from retrieval.language import served_language as text_detect_language
 
 
 def _rows() -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from bot.answering.messages import REPLY_LANGUAGES, message
 from bot.answering.verify import find_quote
 from bot.ops.settings import Settings
 from retrieval.corpus import Document
-from retrieval.text import detect_language
+from retrieval.language import served_language
 
 
 class EvalFileError(ValueError):
@@ -233,7 +233,7 @@ def _squash(text: str) -> str:
 def reply_in(reply: str, lang: str) -> bool:
     """The reply is written in ``lang`` (its quotes and markers aside)."""
     words = re.sub(r"“[^”]*”|\[¶[^\]]*\]|¶\s*\d+", " ", reply)
-    return detect_language(words) == lang
+    return served_language(words) == lang
 
 
 def _success(rows: list[dict[str, Any]]) -> float:
