@@ -42,6 +42,9 @@ class Question:
     # Written in traditional characters: ``text`` is simplified (as the statement is), and
     # the reply goes back to traditional.
     traditional: bool = False
+    # Who asks (a Telegram user id, say): model failures pause only them. None: anonymous
+    # callers (the CLI, eval), who share one key.
+    user_key: str | None = None
 
     @classmethod
     def build(
@@ -50,6 +53,7 @@ class Question:
         history: Sequence[Turn] = (),
         lang: str | None = None,
         hint: str | None = None,
+        user_key: str | None = None,
     ) -> Question:
         """Clean ``raw`` and decide its languages; ``lang`` is the chat's chosen reply
         language, ``hint`` Telegram's ``language_code`` (a tie-breaker only)."""
@@ -61,4 +65,4 @@ class Question:
         if traditional:
             text = language.to_simplified(text)
         chosen = lang if lang in REPLY_LANGUAGES else None
-        return cls(raw, text, written, reply, tuple(history), chosen, traditional)
+        return cls(raw, text, written, reply, tuple(history), chosen, traditional, user_key)
