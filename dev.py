@@ -74,7 +74,8 @@ def main(argv: list[str]) -> int:
         return run(
             PY,
             "-c",
-            "from bot.ops.settings import env_example; open('.env.example', 'w').write(env_example())",
+            "from bot.ops.settings import env_example; "
+            "open('.env.example', 'w').write(env_example())",
         )
     if task == "eval":
         ensure("dev")

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.answering.answer import Answer
-from bot.entry.evaluate import quote_is_valid
 from bot.answering.stack import run_ingest
+from bot.entry.evaluate import quote_is_valid
 from bot.ops.settings import Settings
 from retrieval.corpus import Document
 

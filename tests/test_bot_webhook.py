@@ -56,7 +56,7 @@ class Webhook:
 async def webhook(start_bot: StartBot) -> AsyncIterator[Webhook]:
     bot = await start_bot(webhook=True, G21_WEBHOOK_URL=WEBHOOK_URL, G21_WEBHOOK_SECRET=SECRET)
     assert bot.app.updater is None
-    asgi = create_app(bot.ops.settings, bot.app)
+    asgi = create_app(bot.settings, bot.app)
     transport = httpx.ASGITransport(app=asgi)
     async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
         yield Webhook(bot, http)
@@ -91,7 +91,7 @@ async def test_bot_starts_while_the_store_is_down(
         CHROMA_HOST="127.0.0.1",
         CHROMA_PORT=free_port(),  # nothing listens there
     )
-    asgi = create_app(bot.ops.settings, bot.app)
+    asgi = create_app(bot.settings, bot.app)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=asgi), base_url="http://bot.test"
     ) as http:

@@ -23,8 +23,8 @@ from openai_standin import (
     text,
 )
 
-from bot.entry.cli import main
 from bot.answering.messages import message
+from bot.entry.cli import main
 from retrieval.corpus import Document, load_corpus
 
 SCORE_KEYS = {

@@ -236,7 +236,7 @@ async def test_chroma_server_killed_mid_run_then_restarted(
     assert report.added == 30
     bot = await start_bot(**where)
     answers = record_answers(bot, monkeypatch)
-    transport = httpx.ASGITransport(app=create_app(bot.ops.settings, bot.app, webhook=False))
+    transport = httpx.ASGITransport(app=create_app(bot.settings, bot.app, webhook=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
         await bot.handled(api.private_text(USER, MIDDLE_EAST))
         assert (await http.get("/readyz")).status_code == 200
@@ -436,7 +436,7 @@ async def test_bot_on_a_corrupted_chroma_dir_says_unavailable(
 ) -> None:
     corrupt(data_dir)
     bot = await start_bot()
-    transport = httpx.ASGITransport(app=create_app(bot.ops.settings, bot.app, webhook=False))
+    transport = httpx.ASGITransport(app=create_app(bot.settings, bot.app, webhook=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
         assert (await http.get("/healthz")).status_code == 200
         ready = await http.get("/readyz")
@@ -496,7 +496,7 @@ async def fixture_hook(start_bot: StartBot) -> AsyncIterator[Hook]:
         G21_WEBHOOK_URL=f"https://bot.example.test{HOOK_PATH}",
         G21_WEBHOOK_SECRET=HOOK_SECRET,
     )
-    transport = httpx.ASGITransport(app=create_app(bot.ops.settings, bot.app))
+    transport = httpx.ASGITransport(app=create_app(bot.settings, bot.app))
     async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
         yield Hook(bot, http)
 

@@ -37,8 +37,8 @@ from process_support import child_process, settings_free_env, terminate
 from prometheus_client.parser import text_string_to_metric_families
 from telegram_standin import BotApiStandIn
 
-from bot.ops.logs import REDACTED, JsonFormatter, Redactor, setup_logging
 from bot.answering.messages import message
+from bot.ops.logs import REDACTED, JsonFormatter, Redactor, setup_logging
 from bot.ops.settings import Settings
 from bot.telegram.server import SECRET_HEADER, create_app
 
@@ -326,7 +326,7 @@ def delta(
 @contextlib.asynccontextmanager
 async def webhook_client(bot: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The bot's ASGI app (webhook, probes, metrics) in process."""
-    transport = httpx.ASGITransport(app=create_app(bot.ops.settings, bot.app))
+    transport = httpx.ASGITransport(app=create_app(bot.settings, bot.app))
     async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
         yield http
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from bot.answering.answer import Citation
-from bot.entry.evaluate import quote_is_valid
 from bot.answering.verify import clean_markers, locate_quote, markers, verify_citations
+from bot.entry.evaluate import quote_is_valid
 from retrieval.corpus import Document, load_corpus
 
 ALL = list(range(1, 16))

@@ -11,8 +11,8 @@ from bot.answering.answer import Answer, Turn
 from bot.answering.conversation import refers_back, shifted_topic, trim_history
 from bot.answering.extractive import extractive_answer
 from bot.answering.messages import message
-from bot.ops.metrics import RETRIEVAL_LATENCY
 from bot.answering.stack import Stack, StackHolder
+from bot.ops.metrics import RETRIEVAL_LATENCY
 from bot.ops.settings import Settings
 from retrieval.errors import RetrievalError, StoreUnavailableError
 from retrieval.refs import find_references
@@ -38,7 +38,8 @@ class AnswerEngine:
         self.holder = holder or StackHolder(settings)
         self._llm = None
         if settings.llm_model:
-            from bot.answering.llm import LLMAnswerer  # LangChain chat models load only when configured
+            # LangChain chat models load only when configured.
+            from bot.answering.llm import LLMAnswerer
 
             self._llm = LLMAnswerer(settings)
 

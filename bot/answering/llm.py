@@ -16,9 +16,9 @@ from bot.answering.answer import Answer, Citation, Turn
 from bot.answering.conversation import history_text
 from bot.answering.extractive import extractive_answer, not_covered_answer
 from bot.answering.messages import message
+from bot.answering.verify import clean_markers, markers, verify_citations
 from bot.ops.metrics import LLM_ERRORS
 from bot.ops.settings import Settings
-from bot.answering.verify import clean_markers, markers, verify_citations
 from retrieval.errors import RetrievalError
 from retrieval.text import clean_user_text, detect_language, split_sentences
 from retrieval.tokens import count_tokens

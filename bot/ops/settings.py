@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 IdList = Annotated[list[int], NoDecode]
 
 

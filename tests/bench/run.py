@@ -51,8 +51,8 @@ def _attempt(report: dict[str, Any], part: str, call: Callable[[], Any]) -> Any:
 
 def run(config: Config) -> dict[str, Any]:
     """Every selected part, in one process (scale and cold start spawn their own)."""
-    from bot.entry.evaluate import read_questions
     from bot.answering.stack import run_ingest
+    from bot.entry.evaluate import read_questions
     from retrieval.corpus import load_corpus
 
     for part in config.parts:
