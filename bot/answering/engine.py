@@ -12,9 +12,9 @@ from bot.answering.conversation import refers_back, shifted_topic, trim_history
 from bot.answering.extractive import extractive_answer
 from bot.answering.messages import message
 from bot.answering.stack import Stack, StackHolder
-from bot.ops.metrics import RETRIEVAL_LATENCY
+from bot.ops.metrics import RETRIEVAL_LATENCY, VECTOR_FALLBACKS
 from bot.ops.settings import Settings
-from retrieval.errors import RetrievalError, StoreUnavailableError
+from retrieval.errors import RetrievalError, StoreTimeoutError, StoreUnavailableError
 from retrieval.refs import find_references
 from retrieval.search import SearchResult
 from retrieval.text import clean_user_text, detect_language
@@ -72,6 +72,9 @@ class AnswerEngine:
             result, degraded = stack.retriever.search(question, k), False
         except StoreUnavailableError as exc:
             log.warning("vector store unavailable, answering from the lexical index: %s", exc)
+            VECTOR_FALLBACKS.labels(
+                reason="timeout" if isinstance(exc, StoreTimeoutError) else "unavailable"
+            ).inc()
             self.holder.invalidate_store()
             result, degraded = stack.retriever.search(question, k, dense=False), True
         RETRIEVAL_LATENCY.observe(time.perf_counter() - started)
