@@ -23,9 +23,13 @@ from telegram.ext import ContextTypes
 from bot.answering.answer import Answer, Turn
 from bot.answering.engine import AnswerEngine
 from bot.answering.messages import message
+from bot.ops.chatstore import ChatStore
 from bot.ops.metrics import RATE_LIMITED, Stats
-from bot.ops.ratelimit import RateLimiter
+from bot.ops.ratelimit import RateLimiter, Throttle
 from bot.ops.settings import Settings
+from bot.telegram.access import AccessGate
+from bot.telegram.identity import sender_key
+from bot.telegram.lifecycle import Sessions
 from bot.telegram.render import (
     citation_keyboard,
     paragraph_keyboard,
@@ -43,12 +47,20 @@ DRAFT_INTERVAL = 1.0  # seconds between live draft updates (Telegram throttles f
 
 
 class BotState:
-    """What the handlers share: the engine, settings, limits and counters."""
+    """What the handlers share: the engine, settings, chat state, limits and counters."""
 
-    def __init__(self, settings: Settings, engine: AnswerEngine) -> None:
+    def __init__(
+        self, settings: Settings, engine: AnswerEngine, store: ChatStore | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.store = store or ChatStore(":memory:", settings.history_turns, settings.history_bytes)
+        self.sessions = Sessions(self.store)
+        self.gate = AccessGate(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        # One notice per person per interval: each would be a Bot API call anyone can trigger.
+        self.notices = Throttle(settings.notice_interval)
+        self.alerts = Throttle(settings.admin_alert_interval)
         self.stats = Stats()
         self.started = time.time()
 
@@ -59,7 +71,7 @@ def state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
 
 def ui_lang(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str = "") -> str:
     """The user's chosen language, else the question's, else Telegram's language_code."""
-    chosen = (context.user_data or {}).get("lang")
+    chosen = state(context).sessions.get(update).lang
     if chosen in ("zh", "en"):
         return str(chosen)
     if text and any(ch.isalpha() for ch in text):
@@ -69,8 +81,8 @@ def ui_lang(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str = "") 
     return "zh" if code.lower().startswith("zh") else "en"
 
 
-def reply_lang_override(context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    chosen = (context.user_data or {}).get("lang")
+def reply_lang_override(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    chosen = state(context).sessions.get(update).lang
     return str(chosen) if chosen in ("zh", "en") else None
 
 
@@ -97,14 +109,11 @@ async def reply(update: Update, text: str, reply_markup: Any = None) -> None:
         await send_html(msg, html.escape(text, quote=False), text, reply_markup)
 
 
-def allowed(update: Update, settings: Settings) -> bool:
-    if not settings.allowed_ids:
-        return True
-    ids = {
-        getattr(update.effective_user, "id", None),
-        getattr(update.effective_chat, "id", None),
-    }
-    return bool(ids & set(settings.allowed_ids)) or bool(ids & set(settings.admin_ids))
+async def notice(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, lang: str) -> None:
+    """A fixed reply the sender can trigger at will ("slow down", "text only"): at most one
+    per sender per G21_NOTICE_INTERVAL."""
+    if state(context).notices.ready((key, sender_key(update))):
+        await reply(update, message(lang, key))
 
 
 # --- commands ------------------------------------------------------------------------
@@ -147,25 +156,25 @@ async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if choice not in ("zh", "en", "auto"):
         await reply(update, message(ui_lang(update, context), "lang_usage"))
         return
-    if context.user_data is not None:
-        context.user_data["lang"] = None if choice == "auto" else choice
+    state(context).sessions.get(update).lang = None if choice == "auto" else choice
     label = {"zh": "中文", "en": "English", "auto": "auto"}[choice]
     await reply(update, message(ui_lang(update, context), "lang_set", choice=label))
 
 
 async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/reset: forget this user's conversation in this chat."""
-    if context.chat_data is not None and update.effective_user:
-        context.chat_data.get("history", {}).pop(update.effective_user.id, None)
+    state(context).sessions.get(update).history.clear()
     await reply(update, message(ui_lang(update, context), "reset_done"))
 
 
 async def show_paragraph(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/para N: that paragraph in full, with neighbours and a language switch."""
-    lang = reply_lang_override(context) or ui_lang(update, context)
+    lang = reply_lang_override(update, context) or ui_lang(update, context)
     document = state(context).engine.stack().corpus.primary
     arg = (context.args or [""])[0]
-    if not arg.isdigit():
+    # Decimal digits of any script ("٣" is 3), not other digit-like signs ("²".isdigit() is
+    # true, and int() refuses it); and few: the number is echoed back in the reply.
+    if not (arg.isdecimal() and len(arg) <= 6):
         await reply(update, message(lang, "para_usage", count=document.count))
         return
     n = int(arg)
@@ -189,7 +198,7 @@ def paragraph_text(n: int, lang: str, context: ContextTypes.DEFAULT_TYPE) -> str
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats (admins): counts and latency percentiles."""
     st = state(context)
-    if not is_admin(update, st.settings):
+    if not st.gate.is_admin(update):
         await reply(update, message(ui_lang(update, context), "admin_only"))
         return
     counts = ", ".join(f"{k} {v}" for k, v in sorted(st.stats.counts.items())) or "no questions yet"
@@ -205,20 +214,15 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/reindex (admins): ingest the corpus again and reload the indexes."""
     st = state(context)
     lang = ui_lang(update, context)
-    if not is_admin(update, st.settings):
+    if not st.gate.is_admin(update):
         await reply(update, message(lang, "admin_only"))
         return
     from bot.answering.stack import run_ingest
 
     report = await asyncio.to_thread(run_ingest, st.settings)
-    st.engine.holder.reset()
-    await asyncio.to_thread(st.engine.stack)
+    # The old indexes answer until the new ones are loaded, then are swapped out.
+    await asyncio.to_thread(st.engine.holder.reload)
     await reply(update, message(lang, "reindexed", summary=report.summary()))
-
-
-def is_admin(update: Update, settings: Settings) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in settings.admin_ids
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -234,13 +238,6 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 # --- questions -----------------------------------------------------------------------
-
-
-def _history(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> list[Turn]:
-    if context.chat_data is None:
-        return []
-    histories = context.chat_data.setdefault("history", {})
-    return histories.setdefault(user_id, [])
 
 
 def _strip_mention(text: str, username: str) -> str:
@@ -298,9 +295,6 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
         return
     question = clean_user_text(raw)
     lang = ui_lang(update, context, question)
-    if not allowed(update, st.settings):
-        await reply(update, message(lang, "not_allowed"))
-        return
     if not any(ch.isalnum() for ch in question):
         await reply(update, message(lang, "empty"))
         return
@@ -310,14 +304,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
             message(lang, "too_long", length=len(question), limit=st.settings.max_question_chars),
         )
         return
-    if not st.limiter.allow(user.id):
+    if not st.limiter.allow(sender_key(update)):
         RATE_LIMITED.inc()
         st.stats.count("rate_limited")
-        await reply(update, message(lang, "slow_down"))
+        await notice(update, context, "slow_down", lang)
         return
 
-    history = _history(context, user.id)
-    override = reply_lang_override(context)
+    history = st.sessions.get(update).history
+    override = reply_lang_override(update, context)
     started = time.perf_counter()
     answer = await with_typing(
         context,
@@ -343,8 +337,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
     # stack is not needed (and may be down: the answer then says so).
     count = st.engine.stack().corpus.primary.count if answer.shown else 0
     await send_answer(msg, answer, count)
+    # Bounded in turns and bytes when committed (bot.ops.chatstore).
     history.append(Turn(question, answer.text, tuple(answer.cited or answer.shown), answer.lang))
-    del history[: -max(1, st.settings.history_turns)]
 
 
 async def with_typing(
@@ -473,7 +467,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     engine = state(context).engine
     text = clean_user_text(query.query)[:256]
-    lang = reply_lang_override(context) or (
+    lang = reply_lang_override(update, context) or (
         detect_language(text) if text else ui_lang(update, context)
     )
     try:
@@ -503,12 +497,13 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             )
         )
     # Results in a language the user chose with /lang must not be cached for everybody.
-    await query.answer(results, cache_time=30, is_personal=reply_lang_override(context) is not None)
+    personal = reply_lang_override(update, context) is not None
+    await query.answer(results, cache_time=30, is_personal=personal)
 
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice, documents, locations … in private chats."""
-    await reply(update, message(ui_lang(update, context), "text_only"))
+    await notice(update, context, "text_only", ui_lang(update, context))
 
 
 async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -526,14 +521,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     log.error("error while handling %s: %s", where or "an update", error, exc_info=error)
     st = context.application.bot_data.get("state")
     if st is not None:
-        for admin in st.settings.admin_ids:
-            try:
-                await context.bot.send_message(
-                    admin,
-                    html.escape(f"g21bot error in {where or 'the bot'}: {type(error).__name__}"),
-                )
-            except TelegramError:
-                log.warning("could not notify admin %s", admin)
+        await alert_admins(context, st, type(error).__name__, where)
     if isinstance(update, Update) and update.effective_message and update.effective_chat:
         if update.effective_chat.type == ChatType.CHANNEL:
             return
@@ -541,3 +529,21 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             await reply(update, message(ui_lang(update, context), "error"))
         except TelegramError:
             log.warning("could not apologise for %s", where)
+
+
+async def alert_admins(
+    context: ContextTypes.DEFAULT_TYPE, st: BotState, kind: str, where: str
+) -> None:
+    """Tell the admins, once per kind of error per G21_ADMIN_ALERT_INTERVAL (a fault that
+    hits every update must not send every admin a message per update)."""
+    if not st.settings.admin_ids or not st.alerts.ready(kind):
+        return
+    more = st.alerts.skipped(kind)
+    text = f"g21bot error in {where or 'the bot'}: {kind}"
+    if more:
+        text += f" ({more} more like it since the last alert)"
+    for admin in st.settings.admin_ids:
+        try:
+            await context.bot.send_message(admin, html.escape(text))
+        except TelegramError:
+            log.warning("could not notify admin %s", admin)
