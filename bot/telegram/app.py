@@ -118,6 +118,15 @@ def build_application(
     store = open_store(settings, persistence)
     state = h.BotState(settings, engine, store)
     hooks = BotHooks(state.gate, state.sessions, state.notices, settings.chat_queue_limit)
+    # Few connections: a Bot API call takes milliseconds, and every pooled connection adds
+    # bookkeeping to each call. getUpdates: the Updater's own loop retries it (and logs),
+    # with the same offset; what it returns is stored before the next call can acknowledge it.
+    request = BotApiRequest(
+        connection_pool_size=8,
+        retries=settings.telegram_retries,
+        backoff=settings.telegram_retry_backoff,
+    )
+    updates_request = UpdatesRequest(store, connection_pool_size=1)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -128,18 +137,8 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .request(
-            # Few connections: a Bot API call takes milliseconds, and every pooled
-            # connection adds bookkeeping to each call.
-            BotApiRequest(
-                connection_pool_size=8,
-                retries=settings.telegram_retries,
-                backoff=settings.telegram_retry_backoff,
-            )
-        )
-        # getUpdates: the Updater's own loop retries it (and logs), with the same offset;
-        # what it returns is stored before the next call can acknowledge it.
-        .get_updates_request(UpdatesRequest(store, connection_pool_size=1))
+        .request(request)
+        .get_updates_request(updates_request)
         .rate_limiter(
             AIORateLimiter(
                 overall_max_rate=settings.telegram_max_rate,
@@ -159,6 +158,7 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     application.bot_data["state"] = state
+    application.bot_data["http"] = (request, updates_request)
 
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS

@@ -141,44 +141,56 @@ async def serve(settings: Settings, webhook: bool) -> None:
             log_config=None,
         )
     )
-    async with application:
-        if application.post_init:  # command menu, descriptions, indexes (as run_polling does)
-            await application.post_init(application)
-        await application.start()
-        if webhook:
-            await application.bot.set_webhook(
-                settings.webhook_url,
-                secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=Update.ALL_TYPES,
+    try:
+        async with application:
+            if application.post_init:  # command menu, descriptions, indexes (as run_polling does)
+                await application.post_init(application)
+            await application.start()
+            if webhook:
+                await application.bot.set_webhook(
+                    settings.webhook_url,
+                    secret_token=settings.webhook_secret.get_secret_value(),
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            else:
+                assert application.updater is not None
+                await application.updater.start_polling(
+                    allowed_updates=Update.ALL_TYPES, error_callback=_polling_error
+                )
+            liveness.watch_loops()
+            log.info(
+                "%s; HTTP on %s:%s",
+                "webhook mode" if webhook else "polling",
+                settings.listen,
+                settings.port,
             )
-        else:
-            assert application.updater is not None
-            await application.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, error_callback=_polling_error
-            )
-        liveness.watch_loops()
-        log.info(
-            "%s; HTTP on %s:%s",
-            "webhook mode" if webhook else "polling",
-            settings.listen,
-            settings.port,
-        )
-        try:
-            # uvicorn handles SIGTERM/SIGINT: it stops taking requests and returns.
-            with _keep_running_after_signal():
-                if webhook or settings.port:
-                    await server.serve()
-                else:
-                    await _until_signal()
-        finally:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            # Finish what is in flight, then flush persistence (application.stop/shutdown).
-            await application.update_queue.join()
-            await application.stop()
+            try:
+                # uvicorn handles SIGTERM/SIGINT: it stops taking requests and returns.
+                with _keep_running_after_signal():
+                    if webhook or settings.port:
+                        await server.serve()
+                    else:
+                        await _until_signal()
+            finally:
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                # Finish what is in flight, then flush persistence (application.stop/shutdown).
+                await application.update_queue.join()
+                await application.stop()
+    except BaseException:
+        # A failed start (Telegram refusing the token, say) leaves PTB's HTTP sessions open
+        # (the bot never counted as initialised): close them, or asyncio complains at exit.
+        await _close_http(application)
+        raise
     if application.post_shutdown:
         await application.post_shutdown(application)
     log.info("stopped")
+
+
+async def _close_http(application: Application) -> None:
+    for request in application.bot_data.get("http", ()):
+        with contextlib.suppress(Exception):
+            await request.shutdown()
 
 
 def _polling_error(error: TelegramError) -> None:
