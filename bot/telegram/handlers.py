@@ -156,14 +156,18 @@ async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if choice not in ("zh", "en", "auto"):
         await reply(update, message(ui_lang(update, context), "lang_usage"))
         return
-    state(context).sessions.get(update).lang = None if choice == "auto" else choice
+    sessions = state(context).sessions
+    sessions.get(update).lang = None if choice == "auto" else choice
+    await sessions.save(update)  # on disk before it is confirmed
     label = {"zh": "中文", "en": "English", "auto": "auto"}[choice]
     await reply(update, message(ui_lang(update, context), "lang_set", choice=label))
 
 
 async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/reset: forget this user's conversation in this chat."""
-    state(context).sessions.get(update).history.clear()
+    sessions = state(context).sessions
+    sessions.get(update).history.clear()
+    await sessions.save(update)  # on disk before it is confirmed
     await reply(update, message(ui_lang(update, context), "reset_done"))
 
 

@@ -26,6 +26,7 @@ class Sessions:
     def __init__(self, store: ChatStore) -> None:
         self.store = store
         self._open: dict[int, Session] = {}
+        self._saved: set[int] = set()
 
     async def begin(self, update: Update) -> None:
         sender = sender_key(update)
@@ -44,8 +45,20 @@ class Sessions:
             return found
         return Session(sender_key(update) or "", chat_id(update))
 
+    async def save(self, update: Update) -> None:
+        """Commit this update's state and mark it handled now, before its reply: a setting
+        the bot confirms is on disk first (a kill may cost the confirmation, not the
+        setting). ``end`` then writes only what changes after."""
+        await self._commit(update.update_id, self._open.get(update.update_id))
+        self._saved.add(update.update_id)
+
     async def end(self, update_id: int) -> None:
         session = self._open.pop(update_id, None)
+        saved = update_id in self._saved
+        self._saved.discard(update_id)
+        await self._commit(None if saved else update_id, session)
+
+    async def _commit(self, update_id: int | None, session: Session | None) -> None:
         try:
             await self.store.acommit(update_id, session)
         except (sqlite3.Error, OSError) as exc:
