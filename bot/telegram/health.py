@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,7 @@ class Readiness:
 
     async def check(self) -> tuple[int, dict[str, Any]]:
         # Once loaded, engine.stack() returns at once; else it opens the store (bounded here).
+        deadline = time.monotonic() + self.budget
         finished = await self._load.result(self.engine.stack, self.budget)
         if finished is None:
             return 503, {"status": "unavailable", "reason": "the indexes are loading"}
@@ -75,7 +77,8 @@ class Readiness:
             return 503, {"status": "unavailable", "reason": _reason(error)}
         stack = finished.result()
         body: dict[str, Any] = {"status": "ready", "paragraphs": stack.corpus.primary.count}
-        pinged = await self._ping.result(stack.store.ping, self.budget)
+        remaining = max(0.05, deadline - time.monotonic())
+        pinged = await self._ping.result(stack.store.ping, remaining)
         if pinged is None or pinged.exception() is not None:
             slow = pinged is None
             body.update(
