@@ -11,22 +11,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import pickle
 import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.answering.answer import Turn
+from bot.ops.legacy import legacy_state, load_pickle
 from bot.ops.metrics import STATE_WRITE_LATENCY
+from bot.ops.turns import turn_from_json, turn_to_json
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+__all__ = ["ChatStore", "Session", "bound_history", "turn_from_json", "turn_to_json"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS people (
@@ -55,36 +57,6 @@ MAX_CITED = 50  # paragraph numbers kept per stored turn
 
 
 # --- turns as JSON ---------------------------------------------------------------------------
-
-
-def turn_to_json(turn: Turn) -> dict[str, Any]:
-    return asdict(turn)
-
-
-_FALLBACKS: dict[str, Any] = {"str": "", "int": 0, "float": 0.0, "bool": False}
-
-
-def turn_from_json(data: object) -> Turn | None:
-    """A Turn from what an older or newer version stored: unknown keys ignored, missing ones
-    defaulted; None when it cannot be one."""
-    if not isinstance(data, dict):
-        return None
-    values: dict[str, Any] = {}
-    for f in fields(Turn):
-        type_name = str(f.type)
-        if f.name in data:
-            value = data[f.name]
-            values[f.name] = tuple(value) if type_name.startswith("tuple") else value
-        elif f.default is not MISSING or f.default_factory is not MISSING:
-            continue  # the dataclass has its own default
-        elif type_name.startswith(("tuple", "list")):
-            values[f.name] = () if type_name.startswith("tuple") else []
-        else:
-            values[f.name] = _FALLBACKS.get(type_name.partition("|")[0].strip())
-    try:
-        return Turn(**values)
-    except TypeError:
-        return None
 
 
 def bound_history(turns: list[Turn], max_turns: int, max_bytes: int) -> list[Turn]:
@@ -334,7 +306,7 @@ class ChatStore:
             ).fetchone()
         if migrated is None:
             try:
-                data = _load_pickle(path)
+                data = load_pickle(path)
             except Exception as exc:  # any damage: keep it for inspection, start clean
                 aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
                 path.rename(aside)
@@ -345,24 +317,17 @@ class ChatStore:
         path.rename(done)
 
     def _import(self, data: Any) -> None:
-        data = data if isinstance(data, dict) else {}
-        users, chats = data.get("user_data") or {}, data.get("chat_data") or {}
+        people, histories = legacy_state(data)
         with self._tx() as db:
-            for user_id, values in users.items():
-                lang = values.get("lang") if isinstance(values, dict) else None
-                if isinstance(lang, str):
-                    db.execute(
-                        "INSERT OR REPLACE INTO people (sender, settings) VALUES (?, ?)",
-                        (f"u:{user_id}", _json({"lang": lang})),
-                    )
-            for chat_id, values in chats.items():
-                histories = values.get("history", {}) if isinstance(values, dict) else {}
-                for user_id, turns in histories.items():
-                    rebuilt = [t for t in (_legacy_turn(x) for x in turns or []) if t]
-                    kept = bound_history(rebuilt, self.max_turns, self.max_bytes)
-                    if kept:
-                        sender, turns_json = f"u:{user_id}", _history_json(kept)
-                        db.execute(*self._history_write(int(chat_id), sender, turns_json))
+            for sender, settings in people.items():
+                db.execute(
+                    "INSERT OR REPLACE INTO people (sender, settings) VALUES (?, ?)",
+                    (sender, _json(settings)),
+                )
+            for (chat_id, sender), turns in histories.items():
+                kept = bound_history(turns, self.max_turns, self.max_bytes)
+                if kept:
+                    db.execute(*self._history_write(chat_id, sender, _history_json(kept)))
             db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('pickle_migrated', ?)",
                 (time.strftime("%Y-%m-%dT%H:%M:%S"),),
@@ -398,51 +363,3 @@ def _loads(text: str, kind: type[T]) -> T:
     except (TypeError, ValueError):
         return kind()
     return value if isinstance(value, kind) else kind()
-
-
-# --- reading an old pickle without trusting it -------------------------------------------------
-
-
-class _Loose:
-    """Stands in for any class of ours or PTB's in an old pickle: keeps its fields."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__.update(kwargs)
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, tuple):  # (dict, slots)
-            for part in state:
-                if isinstance(part, dict):
-                    self.__dict__.update(part)
-        elif isinstance(state, dict):
-            self.__dict__.update(state)
-
-
-_SAFE = {
-    ("builtins", name)
-    for name in ("dict", "list", "tuple", "set", "frozenset", "str", "int", "float", "bool")
-} | {("collections", "defaultdict"), ("collections", "OrderedDict"), ("copyreg", "_reconstructor")}
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE:
-            return super().find_class(module, name)
-        if module.split(".")[0] in ("bot", "telegram"):
-            return _Loose  # Turn moved between modules over time; Bot objects are not needed
-        raise pickle.UnpicklingError(f"unexpected {module}.{name} in the pickle")
-
-    def persistent_load(self, pid: Any) -> Any:
-        return None  # PTB's placeholder for the Bot instance
-
-
-def _load_pickle(path: Path) -> Any:
-    with path.open("rb") as file:
-        return _Unpickler(file).load()
-
-
-def _legacy_turn(value: Any) -> Turn | None:
-    data = value.__dict__ if isinstance(value, _Loose) else value
-    if isinstance(value, Turn):
-        return value
-    return turn_from_json(data)
