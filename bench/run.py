@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import answer_path, coldstart, kinds, peer, scale, throughput
+from . import answer_path, coldstart, hard_faults, kinds, peer, scale, throughput
 from .common import Config, bench_settings, default_questions, log, machine, quiet_logs
 
 PARTS = ("answer", "peer", "scale", "bot", "bot_faults", "cold_start")
@@ -148,8 +148,9 @@ def run(config: Config) -> dict[str, Any]:
             faults = _attempt(
                 report,
                 "bot_faults",
-                lambda: throughput.measure_faults(
-                    data_dir, texts, config.fault_users, config.messages
+                lambda: (
+                    throughput.measure_faults(data_dir, texts, config.fault_users, config.messages)
+                    + hard_faults.measure(data_dir, texts, config.fault_users, config.messages)
                 ),
             )
             if faults:
@@ -158,7 +159,7 @@ def run(config: Config) -> dict[str, Any]:
                     f"{f['scenario']}: lost {f['lost']}, duplicated {f['duplicated']}, "
                     f"out of order {f['out_of_order']}"
                     for f in faults
-                    if f["lost"] or f["duplicated"] or f["out_of_order"]
+                    if f["lost"] or f["out_of_order"] or f["duplicated"] > f.get("may_repeat", 0)
                 ]
                 if broken:
                     report.setdefault("errors", {})["bot_faults"] = "\n".join(broken)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -80,6 +81,33 @@ class Corpus:
 def default_manifest() -> Path:
     """The manifest shipped inside the package."""
     return Path(str(resources.files("retrieval") / "corpus" / "manifest.toml"))
+
+
+def corpus_digest(manifest: str | Path | None = None) -> str:
+    """SHA-256 over the manifest and every file it names, read as bytes (no parsing): what
+    an index was built from, cheap enough to check at every start."""
+    path = Path(manifest) if manifest else default_manifest()
+    digest = hashlib.sha256()
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read manifest: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: not valid TOML: {exc}") from exc
+    digest.update(raw)
+    for doc in data.get("documents") or []:
+        for version in doc.get("versions", []) if isinstance(doc, dict) else []:
+            name = version.get("file") if isinstance(version, dict) else None
+            if not isinstance(name, str):
+                continue
+            try:
+                content = (path.parent / name).read_bytes()
+            except OSError as exc:
+                raise ManifestError(f"{path.parent / name}: cannot read: {exc.strerror}") from exc
+            digest.update(b"\0" + name.encode() + b"\0")
+            digest.update(hashlib.sha256(content).digest())
+    return digest.hexdigest()
 
 
 def _required(table: dict[str, object], key: str, where: str) -> str:

@@ -36,5 +36,9 @@ class StoreUnavailableError(RetrievalError):
     """The vector store cannot be reached or opened right now."""
 
 
+class StoreTimeoutError(StoreUnavailableError):
+    """The vector store took longer than its timeout to answer (hung, or overloaded)."""
+
+
 class IndexNotReadyError(RetrievalError):
     """The store holds no chunks for the corpus yet: ``g21bot ingest`` has not run."""

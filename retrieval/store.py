@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -11,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import httpx
 import numpy as np
 
 from retrieval.chunk import Chunk
 from retrieval.embeddings import EmbeddingChoice
-from retrieval.errors import StoreMismatchError, StoreUnavailableError
+from retrieval.errors import StoreMismatchError, StoreTimeoutError, StoreUnavailableError
 from retrieval.spill import Spill
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,11 @@ log = logging.getLogger(__name__)
 _BATCH = 256
 _PAGE = 5000
 _MISSING = object()
+DEFAULT_TIMEOUT = 2.0
+# Collection metadata written last by an ingest: the digest of what it indexed. An ingest
+# that died half-way leaves it empty (or naming another corpus), so a reader can tell.
+INGEST_MARKER = "ingest_complete"
+_TOKEN_AUTH = "chromadb.auth.token_authn.TokenAuthClientProvider"
 
 
 @dataclass(frozen=True)
@@ -39,14 +46,25 @@ class IngestReport:
         )
 
 
-def open_client(data_dir: str | Path, host: str = "", port: int = 8000) -> Any:
-    """A Chroma server client when ``host`` is set, else the embedded store under ``data_dir``."""
+def open_client(
+    data_dir: str | Path,
+    host: str = "",
+    port: int = 8000,
+    *,
+    auth_token: str = "",
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Any:
+    """A Chroma server client when ``host`` is set (every call bounded by ``timeout``
+    seconds, ``auth_token`` sent as a bearer token), else the embedded store under
+    ``data_dir``."""
     try:
         if host:
-            return chromadb.HttpClient(host=host, port=port)
+            return _http_client(host, port, auth_token, timeout)
         path = Path(data_dir) / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path))
+    except StoreUnavailableError:
+        raise
     except Exception as exc:  # chromadb raises several unrelated types for "cannot reach"
         if host:
             where = f"{host}:{port}"
@@ -55,6 +73,45 @@ def open_client(data_dir: str | Path, host: str = "", port: int = 8000) -> Any:
             f"cannot open embedded Chroma in {data_dir}: {exc}; if it is damaged, "
             "`g21bot ingest --rebuild` sets it aside and builds it again"
         ) from exc
+
+
+def _http_client(host: str, port: int, auth_token: str, timeout: float) -> Any:
+    """``chromadb.HttpClient`` with timeouts. chromadb builds its httpx client with
+    ``timeout=None`` and offers no setting for it (chroma-core/chroma#5805), and its
+    constructor already calls the server: a probe with a timeout goes first, so a server
+    that accepts connections and never answers fails here in ``timeout`` seconds, then the
+    client's own session gets the same bound for every later call."""
+    headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
+    url = f"http://{host}:{port}/api/v2/heartbeat"
+    try:
+        httpx.get(url, headers=headers, timeout=timeout).raise_for_status()
+    except httpx.TimeoutException as exc:
+        raise StoreTimeoutError(
+            f"Chroma server at {host}:{port} did not answer within {timeout:g} s"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise StoreUnavailableError(
+            f"cannot reach Chroma server at {host}:{port}: {type(exc).__name__}"
+        ) from exc
+    settings = chromadb.Settings(anonymized_telemetry=False)
+    if auth_token:
+        settings = chromadb.Settings(
+            anonymized_telemetry=False,
+            chroma_client_auth_provider=_TOKEN_AUTH,
+            chroma_client_auth_credentials=auth_token,
+        )
+    client = chromadb.HttpClient(host=host, port=port, settings=settings)
+    set_http_timeout(client, timeout)
+    return client
+
+
+def set_http_timeout(client: Any, timeout: float) -> None:
+    """Bound every request of a chromadb HTTP client (its httpx session) by ``timeout``."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        # A chromadb upgrade moved it: fail loudly rather than run without a timeout.
+        raise StoreUnavailableError("chromadb's HTTP session not found: cannot set a timeout")
+    session.timeout = httpx.Timeout(timeout)
 
 
 def forget_clients() -> None:
@@ -85,13 +142,22 @@ class VectorStore:
     """One collection per corpus and embedding; never lets Chroma embed anything itself."""
 
     def __init__(
-        self, client: Any, corpus_id: str, choice: EmbeddingChoice, name: str = ""
+        self,
+        client: Any,
+        corpus_id: str,
+        choice: EmbeddingChoice,
+        name: str = "",
+        cooldown: float = 0.0,
     ) -> None:
+        """``cooldown``: seconds after a failed call during which calls fail at once instead
+        of waiting on a server that is down or hung (``ping`` still tries, and ends it)."""
         self.client = client
         self.choice = choice
         self.name = name or collection_name(corpus_id, choice.embedding_id)
+        self.cooldown = cooldown
         self._collection: Any = None
         self._dimension: int | None = None
+        self._retry_at = 0.0
 
     @property
     def dimension(self) -> int:
@@ -99,15 +165,25 @@ class VectorStore:
             self._dimension = len(self.choice.embeddings.embed_query("dimension probe"))
         return self._dimension
 
-    def _guard(self, action: str, call: Callable[[], Any]) -> Any:
+    def _guard(self, action: str, call: Callable[[], Any], probe: bool = False) -> Any:
+        if not probe and time.monotonic() < self._retry_at:
+            raise StoreUnavailableError(f"vector store {action} skipped: it failed moments ago")
         try:
-            return call()
-        except (StoreMismatchError, StoreUnavailableError):
+            result = call()
+        except StoreMismatchError:
             raise
         except Exception as exc:
             # Drop the handle: a restarted server hands out new collection ids.
             self._collection = None
+            self._retry_at = time.monotonic() + self.cooldown
+            if isinstance(exc, StoreUnavailableError):
+                raise
+            if isinstance(exc, httpx.TimeoutException):
+                raise StoreTimeoutError(f"vector store {action} timed out") from exc
             raise StoreUnavailableError(f"vector store {action} failed: {exc}") from exc
+        if probe:
+            self._retry_at = 0.0
+        return result
 
     def _open(self, create: bool) -> Any:
         if self._collection is not None:
@@ -290,5 +366,18 @@ class VectorStore:
         ]
 
     def ping(self) -> None:
-        """Raise ``StoreUnavailableError`` unless the store answers now."""
-        self._guard("heartbeat", self.client.heartbeat)
+        """Raise ``StoreUnavailableError`` unless the store answers now (a success ends the
+        cooldown after a failure)."""
+        self._guard("heartbeat", self.client.heartbeat, probe=True)
+
+    def ingest_marker(self) -> str:
+        """What the last completed ingest recorded (its digest); "" when none completed
+        since the collection was made or an ingest began."""
+        collection = self._guard("open", lambda: self._open(create=False))
+        return str((collection.metadata or {}).get(INGEST_MARKER) or "")
+
+    def set_ingest_marker(self, digest: str) -> None:
+        """Record ``digest`` as the completed ingest ("" while one is under way)."""
+        collection = self._guard("open", lambda: self._open(create=True))
+        meta = {**(collection.metadata or {}), INGEST_MARKER: digest}
+        self._guard("marker", partial(collection.modify, metadata=meta))

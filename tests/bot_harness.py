@@ -3,8 +3,9 @@
 The real application (``bot.telegram.app.build_application``) runs unmodified against the
 local Bot API stand-in (``tests.fakes.telegram``): settings point ``TELEGRAM_BASE_URL`` at it, and
 the data folder is a copy of an index ingested once per test module. The only addition is an
-observer handler in a late group that notes every update the application has finished with
-(errors included), so tests wait on that condition instead of sleeping.
+observer around the update processor that notes every update the application has finished
+with (errors, refusals and duplicates included), so tests wait on that condition instead of
+sleeping.
 
 Test modules import the ``fixture_*`` functions (each registers the fixture named after it
 without the prefix). Every test that uses ``api`` ends with ``api.violations == []``, and
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import Application, ContextTypes
 
 from bot.answering.engine import AnswerEngine
 from bot.answering.stack import run_ingest
@@ -33,7 +34,6 @@ from bot.ops.settings import Settings
 from tests.fakes.telegram import BOT_USERNAME, BotApiStandIn, RecordedRequest
 
 JSONDict = dict[str, Any]
-WATCH_GROUP = 10_000  # after every handler group of the bot
 WAIT = 20.0  # generous upper bound for a condition; tests never wait this long when green
 USER = 42
 OTHER_USER = 43
@@ -191,6 +191,25 @@ class RunningBot:
 StartBot = Callable[..., Awaitable[RunningBot]]
 
 
+def watch_processor(app: Application, observe: Callable[[object, Any], Awaitable[None]]) -> None:  # type: ignore[type-arg]
+    """Call ``observe(update, None)`` once the update processor is done with each update:
+    after its handlers and the error handler, and also for an update refused before any
+    handler runs (the access gate, a full chat queue) or dropped as a duplicate."""
+    processor = app.update_processor
+    original = processor.do_process_update
+
+    async def observed(update: object, coroutine: Awaitable[Any]) -> None:
+        # A redelivery is dropped at once, perhaps while the first delivery still waits.
+        first = not (isinstance(update, Update) and processor.seen(update.update_id))
+        try:
+            await original(update, coroutine)
+        finally:
+            if first:
+                await observe(update, None)
+
+    processor.do_process_update = observed  # type: ignore[method-assign]
+
+
 @pytest.fixture(name="start_bot")
 async def fixture_start_bot(api: BotApiStandIn, data_dir: Path) -> AsyncIterator[StartBot]:
     """``await start_bot(G21_ADMIN_IDS="900", persistence=False, webhook=False)``: the real
@@ -214,7 +233,7 @@ async def fixture_start_bot(api: BotApiStandIn, data_dir: Path) -> AsyncIterator
 
         app = build_application(settings, engine=engine, persistence=persistence, webhook=webhook)
         bot = RunningBot(api, app, settings, polling=not webhook)
-        app.add_handler(TypeHandler(Update, bot._observe), group=WATCH_GROUP)
+        watch_processor(app, bot._observe)
         running.append(bot)
         # The order of Application.run_polling, without its signal handling and event loop.
         await app.initialize()

@@ -436,11 +436,11 @@ async def test_lang_command_takes_each_un_language(
 async def test_reset_forgets_the_conversation(api: BotApiStandIn, start_bot: StartBot) -> None:
     bot = await start_bot()
     await ask(bot, api.private_text(USER, MIDDLE_EAST))
-    history = bot.app.chat_data[USER]["history"][USER]
+    history = bot.state.store.load(f"u:{USER}", USER).history
     assert len(history) == 1 and history[0].paragraphs == (10,)
     await ask(bot, api.command(USER, "reset"))
     assert last(api, USER) == "Done: I have forgotten our conversation."
-    assert USER not in bot.app.chat_data[USER]["history"]
+    assert bot.state.store.load(f"u:{USER}", USER).history == []
 
 
 # --- inline mode ----------------------------------------------------------------------------
@@ -803,7 +803,7 @@ async def test_all_paragraphs_in_chinese_fit_one_message(
 async def test_same_update_twice_is_answered_once(
     api: BotApiStandIn, start_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.telegram.app")
+    caplog.set_level(logging.INFO, logger="bot.telegram.processor")
     bot = await start_bot()
     await bot.app.updater.stop()  # type: ignore[union-attr]  # queue both before polling
     update = api.private_text(USER, PARA_10_ZH)
@@ -824,11 +824,11 @@ async def test_conversation_and_language_survive_a_restart(
     await ask(first, api.private_text(USER, MIDDLE_EAST))
     assert last(api, USER).startswith("According to the statement:")
     await first.stop()
-    assert (first.settings.data_dir / "telegram.pickle").is_file()
+    assert (first.settings.data_dir / "state.sqlite3").is_file()
 
     second = await start_bot(persistence=True)
-    assert second.app.user_data[USER]["lang"] == "en"
-    history = second.app.chat_data[USER]["history"][USER]
-    assert [turn.paragraphs for turn in history] == [(10,), (10,)]
+    session = second.state.store.load(f"u:{USER}", USER)
+    assert session.lang == "en"
+    assert [turn.paragraphs for turn in session.history] == [(10,), (10,)]
     await ask(second, api.private_text(USER, "第3段"))
     assert last(api, USER).startswith("Paragraph 3 [¶3]")  # /lang en is remembered

@@ -250,10 +250,14 @@ print(json.dumps({
 """
 
 
-def _run(args: list[str], data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], data_dir: Path, cwd: Path, manifest: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     aliases = {f.alias for f in Settings.model_fields.values() if f.alias}
     env = {k: v for k, v in os.environ.items() if k not in aliases}
     env.update(G21_DATA_DIR=str(data_dir), ANONYMIZED_TELEMETRY="False")
+    if manifest is not None:
+        env["G21_MANIFEST"] = str(manifest)
     done = subprocess.run(
         [sys.executable, *args],
         cwd=cwd,
@@ -266,8 +270,11 @@ def _run(args: list[str], data_dir: Path, cwd: Path) -> subprocess.CompletedProc
     return done
 
 
-def _probe(question: str, data_dir: Path, cwd: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(_run(["-c", PROBE, question], data_dir, cwd).stdout)
+def _probe(
+    question: str, data_dir: Path, cwd: Path, manifest: Path | None = None
+) -> dict[str, Any]:
+    done = _run(["-c", PROBE, question], data_dir, cwd, manifest)
+    data: dict[str, Any] = json.loads(done.stdout)
     return data
 
 
@@ -295,7 +302,8 @@ def test_ingest_is_durable_across_processes(tmp_path: Path, corpus_copy: Path) -
     out = _run(args, data_dir, tmp_path).stdout
     assert "0 added, 1 updated, 0 deleted" in out
 
-    seen = _probe("quokka marmots", data_dir, tmp_path)
+    # The index now holds the edited copy: read it as built (else it is stale, and refused).
+    seen = _probe("quokka marmots", data_dir, tmp_path, manifest=corpus_copy)
     assert seen["count"] == 90
     paragraph, lang, text, similarity = seen["dense"][0]
     assert (paragraph, lang) == (12, "en")

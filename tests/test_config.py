@@ -181,6 +181,7 @@ def test_configuration_error_stops_run_with_one_line(
     secrets = [TOKEN, SECRET, *(v for k, v in env.items() if "SECRET" in k or "TOKEN" in k)]
     assert_one_clear_line(result, variable, [s for s in secrets if len(s) >= 6])
     assert not (tmp_path / "data" / "telegram.pickle").exists()
+    assert not (tmp_path / "data" / "state.sqlite3").exists()
 
 
 def test_a_valid_configuration_passes_the_checks(

@@ -244,8 +244,9 @@ async def test_chroma_server_killed_mid_run_then_restarted(
 
         server.process.kill()  # no goodbye: a crash
         server.process.wait(timeout=10)
+        # Still able to answer (lexical index): ready for Kubernetes, the degraded part named.
         ready = await http.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         down = [api.private_text(user, MIDDLE_EAST) for user in (USER, OTHER_USER)]
         await bot.handled(*down)
         # The engine answers from its lexical index: cited, flagged degraded, no apology.
@@ -256,7 +257,7 @@ async def test_chroma_server_killed_mid_run_then_restarted(
 
         # Same port and data path; the session's factory still stops it at the end.
         await asyncio.to_thread(server.restart)
-        assert (await http.get("/readyz")).status_code == 200  # no bot restart
+        assert (await http.get("/readyz")).json()["status"] == "ready"  # no bot restart
         await bot.handled(api.private_text(USER, PRIORITY))
         assert answers[-1].degraded is False and answers[-1].citations
         assert "[¶8]" in texts(api, USER)[-1]
@@ -516,10 +517,26 @@ async def test_duplicate_webhook_posts_are_answered_once(hook: Hook, api: BotApi
         assert answered_paragraphs(api, user) == [*wanted[user], 15]
 
 
+def record_finished(bot: RunningBot, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Ids of the updates the bot is done with (state committed), in the order it was."""
+    finished: list[int] = []
+    hooks = bot.app.update_processor.hooks  # type: ignore[attr-defined]
+    original = hooks.end
+
+    async def noting(update: Any) -> None:
+        await original(update)
+        finished.append(update.update_id)
+
+    monkeypatch.setattr(hooks, "end", noting)
+    return finished
+
+
 async def test_flooding_user_is_slowed_down_and_others_are_served(
-    api: BotApiStandIn, start_bot: StartBot
+    api: BotApiStandIn, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bot = await start_bot(G21_RATE_LIMIT_PER_MINUTE=5)
+    # A queue cap above the flood: this is about the rate limit (the cap has its own test).
+    bot = await start_bot(G21_RATE_LIMIT_PER_MINUTE=5, G21_CHAT_QUEUE_LIMIT=100)
+    finished = record_finished(bot, monkeypatch)
     flood: list[Any] = []
     others: list[Any] = []
     for i in range(30):
@@ -529,15 +546,17 @@ async def test_flooding_user_is_slowed_down_and_others_are_served(
     await bot.handled(*flood, *others)
 
     flooded = texts(api, USER)
-    assert len(flooded) == 30
+    # Five answers, then one "slow down" for the 25 refused (G21_NOTICE_INTERVAL): a reply
+    # to each would be a Bot API call per message the flooder sends.
+    assert len(flooded) == 6
     assert [t.split(" [")[0] for t in flooded[:5]] == [f"Paragraph {n}" for n in range(1, 6)]
-    assert flooded[5:] == [SLOW_DOWN] * 25
+    assert flooded[5:] == [SLOW_DOWN]
     assert answered_paragraphs(api, OTHER_USER) == [1, 2, 3, 4, 5]
-    # Served alongside the flood, not behind it: the other user's last answer went out
-    # before the flooder's backlog was through.
-    order = [r.params["chat_id"] for r in api.requests("sendMessage") if r.ok]
-    last_other = len(order) - 1 - order[::-1].index(OTHER_USER)
-    assert order[last_other + 1 :].count(USER) >= 10, order
+    # Served alongside the flood, not behind it: the other user's last question was done
+    # before the flooder's backlog was through (most of which gets no reply to order by).
+    flood_ids = {u["update_id"] for u in flood}
+    last_other = max(i for i, uid in enumerate(finished) if uid not in flood_ids)
+    assert len([uid for uid in finished[last_other + 1 :] if uid in flood_ids]) >= 10, finished
     assert bot.state.stats.counts["rate_limited"] == 25
 
 

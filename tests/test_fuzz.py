@@ -265,6 +265,7 @@ def inject(api: BotApiStandIn, batch: list[Conversation], ids: Iterator[int]) ->
         n = next(ids)
         if conv.kind == "private":
             user = 10_000_000 + n
+            stickered = False
             for event in conv.events:
                 if event.kind == "callback":
                     update = api.callback(user, user, event.text)
@@ -274,7 +275,10 @@ def inject(api: BotApiStandIn, batch: list[Conversation], ids: Iterator[int]) ->
                     expect.inline.add(update["inline_query"]["id"])
                 elif event.kind == "sticker":
                     update = api.sticker(user)
-                    expect.replies[user] += 1
+                    # "text only" is a notice: once per sender per G21_NOTICE_INTERVAL.
+                    if not stickered:
+                        expect.replies[user] += 1
+                    stickered = True
                 elif event.kind == "edit":
                     update = api.edited_text(user, event.text)
                     expect.replies[user] += 1

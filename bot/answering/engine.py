@@ -27,11 +27,11 @@ from bot.answering.structural import (
     smalltalk_answer,
     which_paragraph_answer,
 )
-from bot.ops.metrics import RETRIEVAL_LATENCY
+from bot.ops.metrics import RETRIEVAL_LATENCY, VECTOR_FALLBACKS
 from bot.ops.settings import Settings
 from retrieval.analyze import terms
 from retrieval.corpus import Document
-from retrieval.errors import RetrievalError, StoreUnavailableError
+from retrieval.errors import RetrievalError, StoreTimeoutError, StoreUnavailableError
 from retrieval.language import to_traditional
 from retrieval.refs import ParagraphRequest, strip_references
 from retrieval.search import SearchResult
@@ -142,8 +142,7 @@ class AnswerEngine:
     def reindex(self) -> IngestReport:
         """Ingest the corpus again and reload the indexes (blocking: run it in a thread)."""
         report = run_ingest(self.settings)
-        self.holder.reset()
-        self.stack()
+        self.holder.reload()  # the old indexes answer until the new ones are loaded
         return report
 
     def question(
@@ -288,6 +287,9 @@ class AnswerEngine:
             result, degraded = stack.retriever.search(text, k, dense, lang), False
         except StoreUnavailableError as exc:
             log.warning("vector store unavailable, answering from the lexical index: %s", exc)
+            VECTOR_FALLBACKS.labels(
+                reason="timeout" if isinstance(exc, StoreTimeoutError) else "unavailable"
+            ).inc()
             self.holder.invalidate_store()
             result, degraded = stack.retriever.search(text, k, False, lang), True
         RETRIEVAL_LATENCY.observe(time.perf_counter() - started)

@@ -14,7 +14,7 @@ from retrieval.corpus import Corpus, load_corpus
 from retrieval.embeddings import EmbeddingChoice, make_embeddings
 from retrieval.entities import EntityIndex
 from retrieval.errors import IndexNotReadyError, StoreUnavailableError
-from retrieval.ingest import corpus_chunks, ingest
+from retrieval.ingest import corpus_chunks, ingest, ingest_digest
 from retrieval.search import Retriever
 from retrieval.store import IngestReport, VectorStore, forget_clients, open_client
 
@@ -31,9 +31,22 @@ class Stack:
     entities: EntityIndex
 
 
+# After a failed call to a Chroma server, answer from the lexical index alone for this long
+# before asking the server again (a hung server would otherwise cost every question the
+# full timeout); a successful /readyz ping ends it early.
+STORE_COOLDOWN = 10.0
+
+
 def open_store(settings: Settings, corpus: Corpus, choice: EmbeddingChoice) -> VectorStore:
-    client = open_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
-    return VectorStore(client, corpus.corpus_id, choice, settings.collection)
+    client = open_client(
+        settings.data_dir,
+        settings.chroma_host,
+        settings.chroma_port,
+        auth_token=settings.chroma_auth_token.get_secret_value(),
+        timeout=settings.chroma_timeout,
+    )
+    cooldown = STORE_COOLDOWN if settings.chroma_host else 0.0
+    return VectorStore(client, corpus.corpus_id, choice, settings.collection, cooldown)
 
 
 def run_ingest(
@@ -74,7 +87,8 @@ def set_aside(path: Path) -> Path:
 
 class StackHolder:
     """Opens the stack lazily and again after a failure, so a store that comes back is used
-    without a restart; ``auto_ingest`` fills an empty embedded store on first use."""
+    without a restart; ``auto_ingest`` completes an index that is empty, partial (an ingest
+    died half-way) or stale (the corpus, chunk budget or embeddings changed)."""
 
     def __init__(self, settings: Settings, auto_ingest: bool = True) -> None:
         self.settings = settings
@@ -83,10 +97,25 @@ class StackHolder:
         self._lock = threading.Lock()
 
     def get(self) -> Stack:
+        # Once loaded, no lock: an event-loop caller never waits behind a reload.
+        stack = self._stack
+        if stack is not None:
+            return stack
         with self._lock:
             if self._stack is None:
                 self._stack = self._open()
             return self._stack
+
+    def current(self) -> Stack | None:
+        """The loaded stack, or None; never opens anything (for callers that must not wait)."""
+        return self._stack
+
+    def reload(self) -> Stack:
+        """Open a fresh stack and swap it in; the old one serves until then."""
+        with self._lock:
+            fresh = self._open()
+            self._stack = fresh
+            return fresh
 
     def reset(self) -> None:
         with self._lock:
@@ -94,9 +123,9 @@ class StackHolder:
 
     def invalidate_store(self) -> None:
         """Forget the store handle so the next query reconnects (a restarted server)."""
-        with self._lock:
-            if self._stack is not None:
-                self._stack.store.reconnect()
+        stack = self._stack
+        if stack is not None:
+            stack.store.reconnect()
 
     def _open(self) -> Stack:
         settings = self.settings
@@ -104,15 +133,25 @@ class StackHolder:
         corpus = load_corpus(settings.manifest or None, primary_only=True)
         choice = make_embeddings(settings.embeddings)
         store = open_store(settings, corpus, choice)
-        if not store.exists() or store.count() == 0:
-            if not self.auto_ingest:
-                raise IndexNotReadyError(
-                    f"collection '{store.name}' is empty: run `g21bot ingest` first"
-                )
-            log.info("index %s is empty; ingesting the corpus", store.name)
-            ingest(load_corpus(settings.manifest or None), store, settings.chunk_tokens)
+        self._complete(store, corpus, choice)
         chunks = store.all_chunks(corpus.primary.doc_id)
-        if not chunks:
+        if {c.paragraph for c in chunks} != set(corpus.primary.numbers):
+            # Another process is ingesting right now: rank from the corpus itself meanwhile.
             chunks = corpus_chunks(corpus, settings.chunk_tokens)
         retriever = Retriever(corpus, store, choice, chunks, settings.min_coverage)
         return Stack(corpus, choice, store, retriever, EntityIndex(corpus.primary))
+
+    def _complete(self, store: VectorStore, corpus: Corpus, choice: EmbeddingChoice) -> None:
+        """Ingest unless the store holds a completed ingest of exactly this corpus."""
+        settings = self.settings
+        want = ingest_digest(corpus, settings.chunk_tokens, choice.embedding_id)
+        have = store.ingest_marker() if store.exists() else ""
+        if have == want:
+            return
+        state = "stale (the corpus or settings changed)" if have else "empty or incomplete"
+        if not self.auto_ingest:
+            raise IndexNotReadyError(
+                f"collection '{store.name}' is {state}: run `g21bot ingest` first"
+            )
+        log.warning("index %s is %s; ingesting the corpus", store.name, state)
+        ingest(load_corpus(settings.manifest or None), store, settings.chunk_tokens)

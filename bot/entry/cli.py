@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -328,9 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def rejected_token(error: BaseException) -> str:
+    """The one line for a token Telegram refused (PTB's own message quotes the token)."""
+    cause: BaseException | None = error
+    while cause is not None and cause.__cause__ is not None:
+        cause = cause.__cause__
+    code = {"Unauthorized": "401", "Not Found": "404"}.get(str(cause), "401/404")
+    line = f"Telegram rejected the token (HTTP {code}): check TELEGRAM_BOT_TOKEN"
+    if code != "401":
+        line += " (and that TELEGRAM_BASE_URL ends in /bot)"
+    return line
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from bot.ops.logs import setup_logging
+    from bot.ops.logs import install_excepthooks, setup_logging
 
     try:
         settings = Settings()
@@ -339,14 +352,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         field = ".".join(str(x) for x in first["loc"])
         print(f"g21bot: invalid setting {field}: {first['msg']}", file=sys.stderr)
         return 2
-    setup_logging(settings, verbose=args.verbose)
+    redactor = setup_logging(settings, verbose=args.verbose)
+    install_excepthooks(redactor)
     try:
         return int(args.func(args))
     except RetrievalError as exc:
-        print(f"g21bot: {exc}", file=sys.stderr)
+        print(redactor.scrub(f"g21bot: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from telegram.error import InvalidToken
+
+        if isinstance(exc, InvalidToken):
+            print(f"g21bot: {rejected_token(exc)}", file=sys.stderr)
+            return 1
+        # Anything else: the traceback for the operator, with every secret taken out.
+        sys.stderr.write(redactor.scrub("".join(traceback.format_exception(exc))))
+        print(redactor.scrub(f"g21bot: {type(exc).__name__}: {exc}"), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ import json
 import logging
 import re
 import sys
+import threading
+import traceback
 from collections.abc import Iterable
+from types import TracebackType
 
 from bot.ops.settings import Settings
 
@@ -104,3 +107,24 @@ def setup_logging(settings: Settings, verbose: bool = False) -> Redactor:
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor
+
+
+def install_excepthooks(redactor: Redactor) -> None:
+    """Print uncaught exceptions (main thread and others) through the redactor: a library's
+    message may carry the token (PTB's InvalidToken names it, aiohttp quotes request URLs)."""
+
+    def main_hook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        sys.stderr.write(redactor.scrub("".join(traceback.format_exception(kind, value, tb))))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread else "a thread"
+        lines = traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)
+        text = "".join(lines)
+        sys.stderr.write(redactor.scrub(f"Exception in {name}:\n{text}"))
+
+    sys.excepthook = main_hook
+    threading.excepthook = thread_hook

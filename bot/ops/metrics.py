@@ -48,6 +48,24 @@ ABSTENTIONS = PCounter(
 RATE_LIMITED = PCounter(
     "rate_limited_total", "Questions refused by the rate limit", registry=REGISTRY
 )
+VECTOR_FALLBACKS = PCounter(
+    "vector_store_fallbacks_total",
+    "Searches answered from the lexical index alone because the vector store failed",
+    ["reason"],  # timeout | unavailable
+    registry=REGISTRY,
+)
+REFUSED = PCounter(
+    "updates_refused_total",
+    "Updates not worked on: sender not on the allow-list, or too many waiting in the chat",
+    ["reason"],  # not_allowed | queue_full
+    registry=REGISTRY,
+)
+STATE_WRITE_LATENCY = Histogram(
+    "state_write_seconds",
+    "Time to commit one update's chat state and inbox mark (SQLite, fsync included)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+    registry=REGISTRY,
+)
 
 
 class Stats:

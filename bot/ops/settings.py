@@ -72,6 +72,20 @@ class Settings(BaseSettings):
         "", alias="CHROMA_HOST", description="Chroma server host; empty: embedded Chroma."
     )
     chroma_port: int = Field(8000, alias="CHROMA_PORT", description="Chroma server port.")
+    chroma_auth_token: SecretStr = Field(
+        SecretStr(""),
+        alias="CHROMA_AUTH_TOKEN",
+        description="Token sent to a Chroma server that requires token auth "
+        "(Authorization: Bearer); empty: none.",
+    )
+    chroma_timeout: float = Field(
+        2.0,
+        alias="G21_CHROMA_TIMEOUT",
+        gt=0,
+        le=120,
+        description="Seconds before a Chroma server call counts as failed (connect and read); "
+        "the answer then comes from the lexical index.",
+    )
     collection: str = Field(
         "",
         alias="G21_COLLECTION",
@@ -159,6 +173,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Token budget of the conversation history passed along.",
     )
+    history_bytes: int = Field(
+        8192,
+        alias="G21_HISTORY_BYTES",
+        ge=1024,
+        le=1_000_000,
+        description="Most bytes of stored conversation history per person and chat (JSON); "
+        "older turns go first.",
+    )
     max_question_chars: int = Field(
         1000,
         alias="G21_MAX_QUESTION_CHARS",
@@ -197,6 +219,36 @@ class Settings(BaseSettings):
         ge=1,
         description="Questions per user per minute before a polite 'slow down'.",
     )
+    notice_interval: float = Field(
+        60.0,
+        alias="G21_NOTICE_INTERVAL",
+        ge=0,
+        description="Seconds between two 'not allowed' / 'slow down' / 'text only' replies to "
+        "the same person (the ones in between go unanswered).",
+    )
+    admin_alert_interval: float = Field(
+        600.0,
+        alias="G21_ADMIN_ALERT_INTERVAL",
+        ge=0,
+        description="Seconds between two error alerts of the same kind to the admins "
+        "(repeats in between are counted and reported with the next one).",
+    )
+    max_concurrent_updates: int = Field(
+        64,
+        alias="G21_MAX_CONCURRENT_UPDATES",
+        ge=1,
+        le=4096,
+        description="Updates worked on at once over all chats (each chat: one at a time; "
+        "waiting for its chat holds no slot).",
+    )
+    chat_queue_limit: int = Field(
+        50,
+        alias="G21_CHAT_QUEUE_LIMIT",
+        ge=1,
+        le=10_000,
+        description="Messages one chat may have waiting; beyond, each gets no answer and the "
+        "chat one 'slow down'.",
+    )
     log_level: str = Field("INFO", alias="G21_LOG_LEVEL", description="Logging level.")
     log_json: bool = Field(False, alias="G21_LOG_JSON", description="Log one JSON object a line.")
 
@@ -213,6 +265,7 @@ class Settings(BaseSettings):
             self.telegram_bot_token.get_secret_value(),
             self.webhook_secret.get_secret_value(),
             self.openai_api_key.get_secret_value(),
+            self.chroma_auth_token.get_secret_value(),
         ]
         # The token's secret half may also appear on its own (URL-encoded forms, say).
         token = self.telegram_bot_token.get_secret_value()

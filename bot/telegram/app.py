@@ -4,33 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Awaitable
-from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
     InlineQueryHandler,
     MessageHandler,
-    PersistenceInput,
-    PicklePersistence,
     filters,
 )
 from telegram.request import BaseRequest
 
 from bot.answering.engine import AnswerEngine
+from bot.ops.chatstore import ChatStore
 from bot.ops.settings import Settings
 from bot.telegram import handlers as h
+from bot.telegram.inbox import UpdatesRequest, replay_pending
+from bot.telegram.lifecycle import BotHooks
+from bot.telegram.processor import ChatOrderedProcessor
 from bot.telegram.request import BotApiRequest
 from retrieval.errors import RetrievalError
+
+__all__ = ["ChatOrderedProcessor", "build_application", "run_bot"]
 
 log = logging.getLogger(__name__)
 
@@ -132,65 +132,6 @@ DESCRIPTIONS = {
 }
 
 
-class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Updates run concurrently across chats, one at a time within a chat (answers in a
-    chat never interleave or reorder); an update delivered twice is handled once."""
-
-    def __init__(self, max_concurrent_updates: int = 256, remember: int = 10000) -> None:
-        # Generous slots: an update waiting for its chat holds one, and one busy chat must
-        # not starve the others.
-        super().__init__(max_concurrent_updates)
-        self._locks: dict[object, asyncio.Lock] = {}
-        self._waiting: dict[object, int] = {}
-        self._seen: OrderedDict[int, None] = OrderedDict()
-        self._remember = remember
-
-    @staticmethod
-    def _key(update: object) -> object:
-        if isinstance(update, Update):
-            if update.effective_chat is not None:
-                return ("chat", update.effective_chat.id)
-            if update.effective_user is not None:
-                return ("user", update.effective_user.id)
-            return ("update", update.update_id)
-        return ("other", id(update))
-
-    def _duplicate(self, update: object) -> bool:
-        if not isinstance(update, Update):
-            return False
-        if update.update_id in self._seen:
-            return True
-        self._seen[update.update_id] = None
-        if len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
-        return False
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        # Tasks reach here in arrival order (FIFO semaphore), and the chat's lock is FIFO.
-        if self._duplicate(update):
-            log.info("update %s delivered twice; handled once", getattr(update, "update_id", "?"))
-            if asyncio.iscoroutine(coroutine):
-                coroutine.close()
-            return
-        key = self._key(update)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiting[key] = self._waiting.get(key, 0) + 1
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key]
-                self._locks.pop(key, None)
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to tear down."""
-
-
 async def post_init(application: Application) -> None:
     """Command menu and descriptions: English by default, and one per UN language."""
     bot = application.bot
@@ -202,15 +143,34 @@ async def post_init(application: Application) -> None:
         await bot.set_my_short_description(short, language_code=code)
     # Load the indexes now, not on the first question. A store that is down must not stop
     # the bot from starting: the engine opens it again on use, and /readyz reports it.
+    state = application.bot_data["state"]
     try:
-        await asyncio.to_thread(application.bot_data["state"].engine.load)
+        await asyncio.to_thread(state.engine.load)
     except RetrievalError as exc:
         log.warning("indexes not loaded at start: %s", exc)
+    # Before polling starts: what a kill interrupted is answered before anything new.
+    await replay_pending(application, state.store)
 
 
 async def post_shutdown(application: Application) -> None:
-    """Close the LLM client on the loop that used it."""
-    await application.bot_data["state"].engine.aclose()
+    """Close the LLM client on the loop that used it, and the chat state."""
+    state = application.bot_data["state"]
+    await state.engine.aclose()
+    await asyncio.to_thread(state.store.close)
+
+
+def open_store(settings: Settings, persistence: bool) -> ChatStore:
+    """The chat state: a SQLite file in the data dir (an earlier version's telegram.pickle
+    imported once), or in memory for a bot without persistence."""
+    if not persistence:
+        return ChatStore(":memory:", settings.history_turns, settings.history_bytes)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return ChatStore(
+        settings.data_dir / "state.sqlite3",
+        settings.history_turns,
+        settings.history_bytes,
+        pickle_path=settings.data_dir / "telegram.pickle",
+    )
 
 
 def build_application(
@@ -220,9 +180,21 @@ def build_application(
     webhook: bool = False,
     request: BaseRequest | None = None,
 ) -> Application:
-    """The whole bot: settings → handlers, limits, persistence. ``request``: a Bot API
-    client other than Telegram's (a replay of conversations in process)."""
+    """The whole bot: settings → handlers, limits, chat state. ``request``: a Bot API client
+    other than Telegram's (a replay of conversations in process)."""
     engine = engine or AnswerEngine(settings)
+    store = open_store(settings, persistence)
+    state = h.BotState(settings, engine, store)
+    hooks = BotHooks(state.gate, state.sessions, state.notices, settings.chat_queue_limit)
+    # Few connections: a Bot API call takes milliseconds, and every pooled connection adds
+    # bookkeeping to each call. getUpdates: the Updater's own loop retries it (and logs),
+    # with the same offset; what it returns is stored before the next call can acknowledge it.
+    request = request or BotApiRequest(
+        connection_pool_size=8,
+        retries=settings.telegram_retries,
+        backoff=settings.telegram_retry_backoff,
+    )
+    updates_request = UpdatesRequest(store, connection_pool_size=1)
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
@@ -233,18 +205,8 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .request(
-            # Few connections: a Bot API call takes milliseconds, and every pooled
-            # connection adds bookkeeping to each call.
-            request
-            or BotApiRequest(
-                connection_pool_size=8,
-                retries=settings.telegram_retries,
-                backoff=settings.telegram_retry_backoff,
-            )
-        )
-        # getUpdates: the Updater's own loop retries it (and logs), with the same offset.
-        .get_updates_request(request or BotApiRequest(connection_pool_size=1))
+        .request(request)
+        .get_updates_request(updates_request)
         .rate_limiter(
             AIORateLimiter(
                 overall_max_rate=settings.telegram_max_rate,
@@ -252,25 +214,19 @@ def build_application(
                 max_retries=3,
             )
         )
-        .concurrent_updates(ChatOrderedProcessor())
+        .concurrent_updates(
+            ChatOrderedProcessor(
+                settings.max_concurrent_updates, settings.chat_queue_limit, hooks=hooks
+            )
+        )
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
-    if persistence:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # Users' and chats' data only: bot_data holds the live BotState (engine, locks),
-        # which a restored copy would replace and which cannot be pickled.
-        builder = builder.persistence(
-            PicklePersistence(
-                filepath=settings.data_dir / "telegram.pickle",
-                store_data=PersistenceInput(bot_data=False, callback_data=False),
-                update_interval=30,
-            )
-        )
     if webhook:
         builder = builder.updater(None)
     application = builder.build()
-    application.bot_data["state"] = h.BotState(settings, engine)
+    application.bot_data["state"] = state
+    application.bot_data["http"] = (request, updates_request)
 
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
@@ -300,3 +256,11 @@ def build_application(
     application.add_handler(InlineQueryHandler(h.inline_query))
     application.add_error_handler(h.error_handler)
     return application
+
+
+def run_bot(settings: Settings, webhook: bool = False) -> int:
+    """`g21bot run`: polling by default, webhook with --webhook; both serve /healthz,
+    /readyz and /metrics on G21_LISTEN:G21_PORT."""
+    from bot.telegram.server import serve_bot
+
+    return serve_bot(settings, webhook)

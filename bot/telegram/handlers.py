@@ -24,9 +24,13 @@ from bot.answering.answer import Answer, Turn
 from bot.answering.engine import AnswerEngine
 from bot.answering.messages import LANGUAGE_NAMES, REPLY_LANGUAGES, message
 from bot.answering.question import Question, reply_language
+from bot.ops.chatstore import ChatStore
 from bot.ops.metrics import RATE_LIMITED, Stats
-from bot.ops.ratelimit import RateLimiter
+from bot.ops.ratelimit import RateLimiter, Throttle
 from bot.ops.settings import Settings
+from bot.telegram.access import AccessGate
+from bot.telegram.identity import sender_key
+from bot.telegram.lifecycle import Sessions
 from bot.telegram.render import (
     citation_keyboard,
     paragraph_keyboard,
@@ -44,12 +48,20 @@ DRAFT_INTERVAL = 1.0  # seconds between live draft updates (Telegram throttles f
 
 
 class BotState:
-    """What the handlers share: the engine, settings, limits and counters."""
+    """What the handlers share: the engine, settings, chat state, limits and counters."""
 
-    def __init__(self, settings: Settings, engine: AnswerEngine) -> None:
+    def __init__(
+        self, settings: Settings, engine: AnswerEngine, store: ChatStore | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
+        self.store = store or ChatStore(":memory:", settings.history_turns, settings.history_bytes)
+        self.sessions = Sessions(self.store)
+        self.gate = AccessGate(settings)
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        # One notice per person per interval: each would be a Bot API call anyone can trigger.
+        self.notices = Throttle(settings.notice_interval)
+        self.alerts = Throttle(settings.admin_alert_interval)
         self.stats = Stats()
         self.started = time.time()
 
@@ -66,11 +78,11 @@ def app_language(update: Update) -> str | None:
 
 def ui_lang(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str = "") -> str:
     """The user's chosen language, else the question's, else Telegram's language_code."""
-    return reply_language(text, reply_lang_override(context), app_language(update))
+    return reply_language(text, reply_lang_override(update, context), app_language(update))
 
 
-def reply_lang_override(context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    chosen = (context.user_data or {}).get("lang")
+def reply_lang_override(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    chosen = state(context).sessions.get(update).lang
     return str(chosen) if chosen in REPLY_LANGUAGES else None
 
 
@@ -97,14 +109,11 @@ async def reply(update: Update, text: str, reply_markup: Any = None) -> None:
         await send_html(msg, html.escape(text, quote=False), text, reply_markup)
 
 
-def allowed(update: Update, settings: Settings) -> bool:
-    if not settings.allowed_ids:
-        return True
-    ids = {
-        getattr(update.effective_user, "id", None),
-        getattr(update.effective_chat, "id", None),
-    }
-    return bool(ids & set(settings.allowed_ids)) or bool(ids & set(settings.admin_ids))
+async def notice(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str, lang: str) -> None:
+    """A fixed reply the sender can trigger at will ("slow down", "text only"): at most one
+    per sender per G21_NOTICE_INTERVAL."""
+    if state(context).notices.ready((key, sender_key(update))):
+        await reply(update, message(lang, key))
 
 
 # --- commands ------------------------------------------------------------------------
@@ -147,25 +156,29 @@ async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if choice not in (*REPLY_LANGUAGES, "auto"):
         await reply(update, message(ui_lang(update, context), "lang_usage"))
         return
-    if context.user_data is not None:
-        context.user_data["lang"] = None if choice == "auto" else choice
+    sessions = state(context).sessions
+    sessions.get(update).lang = None if choice == "auto" else choice
+    await sessions.save(update)  # on disk before it is confirmed
     label = LANGUAGE_NAMES.get(choice, choice)
     await reply(update, message(ui_lang(update, context), "lang_set", choice=label))
 
 
 async def reset(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/reset: forget this user's conversation in this chat."""
-    if context.chat_data is not None and update.effective_user:
-        context.chat_data.get("history", {}).pop(update.effective_user.id, None)
+    sessions = state(context).sessions
+    sessions.get(update).history.clear()
+    await sessions.save(update)  # on disk before it is confirmed
     await reply(update, message(ui_lang(update, context), "reset_done"))
 
 
 async def show_paragraph(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/para N: that paragraph in full, with neighbours and a language switch."""
-    lang = reply_lang_override(context) or ui_lang(update, context)
+    lang = reply_lang_override(update, context) or ui_lang(update, context)
     document = state(context).engine.document
     arg = (context.args or [""])[0]
-    if not arg.isdigit():
+    # Decimal digits of any script ("٣" is 3), not other digit-like signs ("²".isdigit() is
+    # true, and int() refuses it); and few: the number is echoed back in the reply.
+    if not (arg.isdecimal() and len(arg) <= 6):
         await reply(update, message(lang, "para_usage", count=document.count))
         return
     n = int(arg)
@@ -177,14 +190,15 @@ async def show_paragraph(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if msg is not None:
         await send_html(msg, to_html(text), text, paragraph_keyboard(n, document.count, lang))
     if update.effective_user is not None:
-        # "Why?" or "which resolution convened it?" next are about this paragraph.
-        remember(context, update.effective_user.id, Turn(f"/para {n}", text, (n,), lang))
+        # "Why?" or "which resolution convened it?" next are about this paragraph (saved
+        # with the update's other changes).
+        state(context).sessions.get(update).history.append(Turn(f"/para {n}", text, (n,), lang))
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats (admins): counts and latency percentiles."""
     st = state(context)
-    if not is_admin(update, st.settings):
+    if not st.gate.is_admin(update):
         await reply(update, message(ui_lang(update, context), "admin_only"))
         return
     counts = ", ".join(f"{k} {v}" for k, v in sorted(st.stats.counts.items())) or "no questions yet"
@@ -200,16 +214,12 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/reindex (admins): ingest the corpus again and reload the indexes."""
     st = state(context)
     lang = ui_lang(update, context)
-    if not is_admin(update, st.settings):
+    if not st.gate.is_admin(update):
         await reply(update, message(lang, "admin_only"))
         return
+    # The old indexes answer until the new ones are loaded, then are swapped out.
     report = await asyncio.to_thread(st.engine.reindex)
     await reply(update, message(lang, "reindexed", summary=report.summary()))
-
-
-def is_admin(update: Update, settings: Settings) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in settings.admin_ids
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -225,20 +235,6 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 # --- questions -----------------------------------------------------------------------
-
-
-def _history(context: ContextTypes.DEFAULT_TYPE, user_id: int) -> list[Turn]:
-    if context.chat_data is None:
-        return []
-    histories = context.chat_data.setdefault("history", {})
-    return histories.setdefault(user_id, [])
-
-
-def remember(context: ContextTypes.DEFAULT_TYPE, user_id: int, turn: Turn) -> None:
-    """Keep ``turn`` in the user's history in this chat, within the configured length."""
-    history = _history(context, user_id)
-    history.append(turn)
-    del history[: -max(1, state(context).settings.history_turns)]
 
 
 def _strip_mention(text: str, username: str) -> str:
@@ -296,9 +292,6 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
         return
     question = clean_user_text(raw)
     lang = ui_lang(update, context, question)
-    if not allowed(update, st.settings):
-        await reply(update, message(lang, "not_allowed"))
-        return
     if not any(ch.isalnum() for ch in question):
         await reply(update, message(lang, "empty"))
         return
@@ -308,15 +301,19 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
             message(lang, "too_long", length=len(question), limit=st.settings.max_question_chars),
         )
         return
-    if not st.limiter.allow(user.id):
+    if not st.limiter.allow(sender_key(update)):
         RATE_LIMITED.inc()
         st.stats.count("rate_limited")
-        await reply(update, message(lang, "slow_down"))
+        await notice(update, context, "slow_down", lang)
         return
 
-    history = _history(context, user.id)
+    history = st.sessions.get(update).history
     asked = st.engine.question(
-        question, history, reply_lang_override(context), app_language(update), str(user.id)
+        question,
+        history,
+        reply_lang_override(update, context),
+        app_language(update),
+        sender_key(update),
     )
     started = time.perf_counter()
     answer = await with_typing(
@@ -343,7 +340,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
     # stack is not needed (and may be down: the answer then says so).
     count = st.engine.document.count if answer.shown else 0
     await send_answer(msg, answer, count)
-    remember(context, user.id, Turn.of(question, answer))
+    # Bounded in turns and bytes when committed (bot.ops.chatstore).
+    history.append(Turn.of(question, answer))
 
 
 async def with_typing(
@@ -492,12 +490,13 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             )
         )
     # Results in a language the user chose with /lang must not be cached for everybody.
-    await query.answer(results, cache_time=30, is_personal=reply_lang_override(context) is not None)
+    personal = reply_lang_override(update, context) is not None
+    await query.answer(results, cache_time=30, is_personal=personal)
 
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice, documents, locations … in private chats."""
-    await reply(update, message(ui_lang(update, context), "text_only"))
+    await notice(update, context, "text_only", ui_lang(update, context))
 
 
 async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -515,14 +514,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     log.error("error while handling %s: %s", where or "an update", error, exc_info=error)
     st = context.application.bot_data.get("state")
     if st is not None:
-        for admin in st.settings.admin_ids:
-            try:
-                await context.bot.send_message(
-                    admin,
-                    html.escape(f"g21bot error in {where or 'the bot'}: {type(error).__name__}"),
-                )
-            except TelegramError:
-                log.warning("could not notify admin %s", admin)
+        await alert_admins(context, st, type(error).__name__, where)
     if isinstance(update, Update) and update.effective_message and update.effective_chat:
         if update.effective_chat.type == ChatType.CHANNEL:
             return
@@ -530,3 +522,21 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
             await reply(update, message(ui_lang(update, context), "error"))
         except TelegramError:
             log.warning("could not apologise for %s", where)
+
+
+async def alert_admins(
+    context: ContextTypes.DEFAULT_TYPE, st: BotState, kind: str, where: str
+) -> None:
+    """Tell the admins, once per kind of error per G21_ADMIN_ALERT_INTERVAL (a fault that
+    hits every update must not send every admin a message per update)."""
+    if not st.settings.admin_ids or not st.alerts.ready(kind):
+        return
+    more = st.alerts.skipped(kind)
+    text = f"g21bot error in {where or 'the bot'}: {kind}"
+    if more:
+        text += f" ({more} more like it since the last alert)"
+    for admin in st.settings.admin_ids:
+        try:
+            await context.bot.send_message(admin, html.escape(text))
+        except TelegramError:
+            log.warning("could not notify admin %s", admin)

@@ -26,7 +26,8 @@ from telegram.ext import Application
 from bot.ops.metrics import REGISTRY
 from bot.ops.settings import Settings
 from bot.telegram.app import build_application
-from retrieval.errors import RetrievalError
+from bot.telegram.health import Liveness, Readiness
+from bot.telegram.inbox import update_rows
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -38,9 +39,21 @@ def webhook_path(settings: Settings) -> str:
     return urlsplit(settings.webhook_url).path or "/"
 
 
-def create_app(settings: Settings, application: Application, webhook: bool = True) -> Starlette:
+def create_app(
+    settings: Settings,
+    application: Application,
+    webhook: bool = True,
+    liveness: Liveness | None = None,
+) -> Starlette:
     """The ASGI app; the Telegram application must be started by the caller."""
     secret = settings.webhook_secret.get_secret_value().encode()
+    alive = liveness or Liveness(application)
+    probes: list[Readiness] = []  # made on first use: the routes are listed without a bot
+
+    def readiness() -> Readiness:
+        if not probes:
+            probes.append(Readiness(application.bot_data["state"].engine))
+        return probes[0]
 
     async def telegram_update(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -60,21 +73,22 @@ def create_app(settings: Settings, application: Application, webhook: bool = Tru
         except Exception as exc:  # any malformed body: refuse it, keep serving
             log.warning("malformed webhook body: %s", type(exc).__name__)
             return PlainTextResponse("bad request", status_code=400)
-        await application.update_queue.put(update)
+        # Stored before the 200 tells Telegram it arrived: a kill from here on loses nothing.
+        store = application.bot_data["state"].store
+        handled = await store.areceive(update_rows([data]))
+        if update.update_id not in handled:
+            await application.update_queue.put(update)
         return Response(status_code=200)
 
     async def healthz(request: Request) -> Response:
+        problem = alive.problem()
+        if problem:
+            return JSONResponse({"status": "failing", "reason": problem}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        engine = application.bot_data["state"].engine
-        try:
-            count = await asyncio.to_thread(engine.ping)
-        except RetrievalError as exc:
-            return JSONResponse(
-                {"status": "unavailable", "reason": str(exc)[:200]}, status_code=503
-            )
-        return JSONResponse({"status": "ready", "paragraphs": count})
+        status, body = await readiness().check()
+        return JSONResponse(body, status_code=status)
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
@@ -114,9 +128,10 @@ async def serve(settings: Settings, webhook: bool) -> None:
     """The bot with its HTTP server: webhook route (webhook mode) and health and metrics
     endpoints (both modes; polling mode skips the server when G21_PORT is 0)."""
     application = build_application(settings, webhook=webhook)
+    liveness = Liveness(application)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, application, webhook=webhook),
+            create_app(settings, application, webhook=webhook, liveness=liveness),
             host=settings.listen,
             port=settings.port,
             log_level="warning",
@@ -126,43 +141,56 @@ async def serve(settings: Settings, webhook: bool) -> None:
             log_config=None,
         )
     )
-    async with application:
-        if application.post_init:  # command menu, descriptions, indexes (as run_polling does)
-            await application.post_init(application)
-        await application.start()
-        if webhook:
-            await application.bot.set_webhook(
-                settings.webhook_url,
-                secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=Update.ALL_TYPES,
+    try:
+        async with application:
+            if application.post_init:  # command menu, descriptions, indexes (as run_polling does)
+                await application.post_init(application)
+            await application.start()
+            if webhook:
+                await application.bot.set_webhook(
+                    settings.webhook_url,
+                    secret_token=settings.webhook_secret.get_secret_value(),
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            else:
+                assert application.updater is not None
+                await application.updater.start_polling(
+                    allowed_updates=Update.ALL_TYPES, error_callback=_polling_error
+                )
+            liveness.watch_loops()
+            log.info(
+                "%s; HTTP on %s:%s",
+                "webhook mode" if webhook else "polling",
+                settings.listen,
+                settings.port,
             )
-        else:
-            assert application.updater is not None
-            await application.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, error_callback=_polling_error
-            )
-        log.info(
-            "%s; HTTP on %s:%s",
-            "webhook mode" if webhook else "polling",
-            settings.listen,
-            settings.port,
-        )
-        try:
-            # uvicorn handles SIGTERM/SIGINT: it stops taking requests and returns.
-            with _keep_running_after_signal():
-                if webhook or settings.port:
-                    await server.serve()
-                else:
-                    await _until_signal()
-        finally:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            # Finish what is in flight, then flush persistence (application.stop/shutdown).
-            await application.update_queue.join()
-            await application.stop()
+            try:
+                # uvicorn handles SIGTERM/SIGINT: it stops taking requests and returns.
+                with _keep_running_after_signal():
+                    if webhook or settings.port:
+                        await server.serve()
+                    else:
+                        await _until_signal()
+            finally:
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                # Finish what is in flight, then flush persistence (application.stop/shutdown).
+                await application.update_queue.join()
+                await application.stop()
+    except BaseException:
+        # A failed start (Telegram refusing the token, say) leaves PTB's HTTP sessions open
+        # (the bot never counted as initialised): close them, or asyncio complains at exit.
+        await _close_http(application)
+        raise
     if application.post_shutdown:
         await application.post_shutdown(application)
     log.info("stopped")
+
+
+async def _close_http(application: Application) -> None:
+    for request in application.bot_data.get("http", ()):
+        with contextlib.suppress(Exception):
+            await request.shutdown()
 
 
 def _polling_error(error: TelegramError) -> None:
