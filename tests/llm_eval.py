@@ -21,7 +21,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))  # run as a script: the tests' helpers
 
-from llm_models import (
+from bot.answering.engine import AnswerEngine
+from bot.answering.llm import CONTEXT_PARAGRAPHS
+from bot.answering.question import Question as Asked
+from bot.answering.stack import run_ingest
+from bot.entry.evaluate import Label, Question, evaluate, read_questions
+from bot.ops.settings import Settings
+from tests.fakes.openai import OpenAIStandIn
+from tests.llm_models import (
     HOSTILE_SCENARIOS,
     SETS,
     Reply,
@@ -31,14 +38,6 @@ from llm_models import (
     hostile,
     load_bank,
 )
-from openai_standin import OpenAIStandIn
-
-from bot.answering.engine import AnswerEngine
-from bot.answering.llm import CONTEXT_PARAGRAPHS
-from bot.answering.question import Question as Asked
-from bot.answering.stack import run_ingest
-from bot.entry.evaluate import Label, Question, evaluate, read_questions
-from bot.ops.settings import Settings
 
 QUESTIONS = Path(__file__).parent / "data" / "llm_questions.jsonl"
 

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openai_standin import Matcher, Structured, any_message_contains, structured
-
 from bot.answering.llm import guarded
 from retrieval.corpus import Document
 from retrieval.text import clean_user_text, split_sentences
+from tests.fakes.openai import Matcher, Structured, any_message_contains, structured
 
 DATA = Path(__file__).parent / "data"
 SETS = ("grounding_sentences.jsonl", "grounding_heldout.jsonl", "grounding_final.jsonl")

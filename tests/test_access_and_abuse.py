@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_harness import (
+
+from bot.answering.answer import Answer
+from bot.answering.messages import message
+from bot.ops.chatstore import turn_to_json
+from retrieval.corpus import load_corpus
+from tests.bot_harness import (
     ADMIN,
     GROUP,
     OTHER_USER,
@@ -29,12 +34,7 @@ from bot_harness import (
     sent,
     texts,
 )
-from telegram_standin import BOT_USERNAME, BotApiStandIn
-
-from bot.answering.answer import Answer
-from bot.answering.messages import message
-from bot.ops.chatstore import turn_to_json
-from retrieval.corpus import load_corpus
+from tests.fakes.telegram import BOT_USERNAME, BotApiStandIn
 
 OUTSIDER = 777
 OUTSIDER_GROUP = -100_999

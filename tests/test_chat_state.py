@@ -20,7 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
-from bot_harness import (
+from telegram import Bot
+from telegram.ext import PersistenceInput, PicklePersistence
+
+from bot.answering.answer import Turn
+from bot.answering.messages import message
+from bot.ops.chatstore import ChatStore, bound_history, turn_from_json, turn_to_json
+from bot.telegram.server import SECRET_HEADER, create_app
+from tests.bot_harness import (
     USER,
     StartBot,
     fixture_api,  # noqa: F401  (a fixture)
@@ -31,15 +38,8 @@ from bot_harness import (
     free_port,
     texts,
 )
-from process_support import child_process, settings_free_env
-from telegram import Bot
-from telegram.ext import PersistenceInput, PicklePersistence
-from telegram_standin import BotApiStandIn
-
-from bot.answering.answer import Turn
-from bot.answering.messages import message
-from bot.ops.chatstore import ChatStore, bound_history, turn_from_json, turn_to_json
-from bot.telegram.server import SECRET_HEADER, create_app
+from tests.fakes.telegram import BotApiStandIn
+from tests.process_support import child_process, settings_free_env
 
 START_BOUND = 90.0  # for a process to come up; never reached when green
 USERS = [USER, 43, 44, 45]

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from bot_harness import (
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.answering.answer import Answer
+from bot.answering.stack import run_ingest
+from bot.telegram.server import create_app
+from retrieval.errors import StoreTimeoutError
+from retrieval.store import open_client
+from tests.bot_harness import (
     USER,
     StartBot,
     fixture_api,  # noqa: F401  (a fixture)
@@ -31,14 +38,7 @@ from bot_harness import (
     make_settings,
     texts,
 )
-from prometheus_client.parser import text_string_to_metric_families
-from telegram_standin import BotApiStandIn
-
-from bot.answering.answer import Answer
-from bot.answering.stack import run_ingest
-from bot.telegram.server import create_app
-from retrieval.errors import StoreTimeoutError
-from retrieval.store import open_client
+from tests.fakes.telegram import BotApiStandIn
 
 if TYPE_CHECKING:
     from conftest import ChromaServer, CliResult

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from process_support import child_process, settings_free_env
 
 from bot.answering.engine import AnswerEngine
 from bot.answering.stack import StackHolder
@@ -23,6 +22,7 @@ from retrieval.embeddings import make_embeddings
 from retrieval.errors import IndexNotReadyError
 from retrieval.ingest import corpus_chunks, ingest_digest
 from retrieval.store import VectorStore, forget_clients, open_client
+from tests.process_support import child_process, settings_free_env
 
 if TYPE_CHECKING:
     from conftest import ChromaServer

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 import yaml
-from bot_harness import (
+
+from bot.ops.logs import REDACTED, Redactor, install_excepthooks
+from tests.bot_harness import (
     USER,
     fixture_data_dir,  # noqa: F401  (a fixture)
     fixture_ingested_dir,  # noqa: F401  (a fixture)
     free_port,
 )
-from process_support import child_process, settings_free_env
-from telegram_standin import BotApiStandIn
-
-from bot.ops.logs import REDACTED, Redactor, install_excepthooks
+from tests.fakes.telegram import BotApiStandIn
+from tests.process_support import child_process, settings_free_env
 
 if TYPE_CHECKING:
     from conftest import CliResult
