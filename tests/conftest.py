@@ -4,22 +4,19 @@ python-telegram-bot request (``RecordingRequest``) for handler tests without HTT
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.request import BaseRequest, RequestData
 
 from bot.entry.cli import main as cli_main
+from bot.entry.replay import LoopbackRequest
 from bot.ops.settings import Settings
 from retrieval.chunk import DEFAULT_MAX_TOKENS, Chunk
 from retrieval.corpus import Corpus, default_manifest, load_corpus
@@ -30,7 +27,7 @@ from retrieval.store import VectorStore, open_client
 from tests.answer_support import forget_openai_clients
 from tests.chroma_process import ChromaServer, free_port, start_chroma_server
 from tests.fakes.openai import OpenAIStandIn
-from tests.fakes.telegram import BOT_USER, GET_ME
+from tests.fakes.telegram import GET_ME
 
 CHROMA_START_TIMEOUT = 30.0
 
@@ -208,75 +205,13 @@ def collection_name() -> str:
 # --- python-telegram-bot without HTTP -------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BotApiCall:
-    """One Bot API call as python-telegram-bot made it."""
-
-    method: str
-    params: dict[str, Any]
-    url: str
-
-
-class RecordingRequest(BaseRequest):
-    """python-telegram-bot's own extension point for its HTTP client
-    (``telegram.request.BaseRequest``), without HTTP: each Bot API call is recorded in
-    ``calls`` and answered ``{"ok": true, "result": ...}`` at once. getMe answers the test
-    bot; sendMessage and editMessageText the message as Telegram returns it; any other method
-    ``True``. ``results`` overrides the answer to a method: a value, or a function of the
-    call's parameters. For handler unit tests; the Bot API stand-in (``tests.fakes``) is the
-    one that checks requests against the spec."""
+class RecordingRequest(LoopbackRequest):
+    """The product's in-process Bot API (``bot.entry.replay.LoopbackRequest``) answering as
+    the test bot: each call recorded in ``calls``, answered at once. For handler unit tests;
+    the Bot API stand-in (``tests.fakes``) is the one that checks requests against the spec."""
 
     def __init__(self, results: dict[str, Any] | None = None) -> None:
-        self.calls: list[BotApiCall] = []
-        self.results: dict[str, Any] = {
-            "getMe": GET_ME,
-            "sendMessage": self._message,
-            "editMessageText": self._message,
-            **(results or {}),
-        }
-        self._message_ids = itertools.count(1)
-
-    @property
-    def read_timeout(self) -> float | None:
-        return 5.0
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        bot_method = url.rsplit("/", 1)[-1]
-        params = dict(request_data.parameters) if request_data is not None else {}
-        self.calls.append(BotApiCall(bot_method, params, url))
-        result = self.results.get(bot_method, True)
-        if callable(result):
-            result = result(params)
-        return HTTPStatus.OK, json.dumps({"ok": True, "result": result}).encode()
-
-    def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
-        """Parameters of the calls of ``method``, in order."""
-        return [call.params for call in self.calls if call.method == method]
-
-    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = int(params["chat_id"])
-        return {
-            "message_id": params.get("message_id") or next(self._message_ids),
-            "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
-            "from": dict(BOT_USER),
-            "text": str(params.get("text", "")),
-        }
+        super().__init__(results, bot=GET_ME)
 
 
 @pytest.fixture

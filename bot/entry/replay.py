@@ -9,7 +9,7 @@ import itertools
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
@@ -23,6 +23,7 @@ from bot.ops.settings import Settings
 BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "G21", "username": "g21bot"}
 _TAG = re.compile(r"</?[a-z][^>]*>")
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@\w+)?")
+_SENDING = ("sendMessage", "editMessageText")
 
 
 def plain_text(html_text: str) -> str:
@@ -30,13 +31,33 @@ def plain_text(html_text: str) -> str:
     return html.unescape(_TAG.sub("", html_text))
 
 
-@dataclass
-class LoopbackRequest(BaseRequest):
-    """A Bot API that answers in process: ``getMe``, messages (recorded) and every other
-    call the bot makes (acknowledged)."""
+@dataclass(frozen=True)
+class BotApiCall:
+    """One Bot API call as python-telegram-bot made it."""
 
-    sent: list[tuple[int, str]] = field(default_factory=list)
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    method: str
+    params: dict[str, Any]
+    url: str
+
+
+class LoopbackRequest(BaseRequest):
+    """A Bot API that answers in process (python-telegram-bot's own extension point for its
+    HTTP client): every call is recorded in ``calls`` and answered at once: ``getMe`` with
+    ``bot``, messages as Telegram returns them, anything else ``True``. ``results`` overrides
+    the answer to a method: a value, or a function of the call's parameters."""
+
+    def __init__(
+        self, results: dict[str, Any] | None = None, bot: dict[str, Any] | None = None
+    ) -> None:
+        self.bot = bot or BOT_USER
+        self.calls: list[BotApiCall] = []
+        self.results: dict[str, Any] = {
+            "getMe": self.bot,
+            "sendMessage": self._message,
+            "editMessageText": self._message,
+            **(results or {}),
+        }
+        self._ids = itertools.count(1)
 
     @property
     def read_timeout(self) -> float | None:
@@ -59,22 +80,26 @@ class LoopbackRequest(BaseRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
-        params = request_data.parameters if request_data else {}
-        result: Any = True
-        if name == "getMe":
-            result = BOT_USER
-        elif name in ("sendMessage", "editMessageText"):
-            chat_id = int(str(params.get("chat_id") or 0))
-            text = str(params.get("text") or "")
-            self.sent.append((chat_id, text))
-            result = {
-                "message_id": next(self._ids),
-                "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private"},
-                "from": BOT_USER,
-                "text": plain_text(text),
-            }
+        params = dict(request_data.parameters) if request_data is not None else {}
+        self.calls.append(BotApiCall(name, params, url))
+        result = self.results.get(name, True)
+        if callable(result):
+            result = result(params)
         return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
+        """Parameters of the calls of ``method``, in order."""
+        return [call.params for call in self.calls if call.method == method]
+
+    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(str(params["chat_id"]))
+        return {
+            "message_id": params.get("message_id") or next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": dict(self.bot),
+            "text": plain_text(str(params.get("text", ""))),
+        }
 
 
 class Replay:
@@ -107,7 +132,7 @@ class Replay:
 
     async def say(self, chat_id: int, text: str, language_code: str = "") -> str:
         """Send ``text`` as the user of ``chat_id``; everything the bot sent back, as shown."""
-        before = len(self.request.sent)
+        before = len(self.request.calls)
         message: dict[str, Any] = {
             "message_id": next(self._updates),
             "date": int(time.time()),
@@ -126,5 +151,13 @@ class Replay:
         update = Update.de_json(
             {"update_id": next(self._updates), "message": message}, self.application.bot
         )
-        await self.application.process_update(update)
-        return "\n".join(plain_text(t) for c, t in self.request.sent[before:] if c == chat_id)
+        # Through the update processor, as polling and the webhook deliver updates: it loads
+        # the chat's state before the handlers and stores it after them.
+        app = self.application
+        await app.update_processor.process_update(update, app.process_update(update))
+        sent = [c.params for c in self.request.calls[before:] if c.method in _SENDING]
+        return "\n".join(
+            plain_text(str(p.get("text", "")))
+            for p in sent
+            if str(p.get("chat_id")) == str(chat_id)
+        )
