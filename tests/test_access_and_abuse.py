@@ -218,10 +218,10 @@ async def test_admin_error_alerts_are_throttled_and_deduplicated(
     """Regression: every error sent every admin a message, unthrottled."""
     bot = await start_bot(G21_ADMIN_IDS=f"{ADMIN},901")
 
-    def broken(*args: Any, **kwargs: Any) -> Answer:
+    async def broken(*args: Any, **kwargs: Any) -> Answer:
         raise RuntimeError("engine broke")
 
-    monkeypatch.setattr(bot.state.engine, "answer", broken)
+    monkeypatch.setattr(bot.state.engine, "aanswer", broken)
     users = [USER, OTHER_USER, 44, 45, 46]
     await bot.handled(*[api.private_text(u, "What about zones?") for u in users])
     for user in users:
@@ -241,10 +241,10 @@ async def test_admin_alert_after_the_interval_counts_what_was_held_back(
     clock = [1000.0]
     monkeypatch.setattr(bot.state.alerts, "clock", lambda: clock[0])
 
-    def broken(*args: Any, **kwargs: Any) -> Answer:
+    async def broken(*args: Any, **kwargs: Any) -> Answer:
         raise RuntimeError("engine broke")
 
-    monkeypatch.setattr(bot.state.engine, "answer", broken)
+    monkeypatch.setattr(bot.state.engine, "aanswer", broken)
     await bot.handled(*[api.private_text(u, "What about zones?") for u in (USER, 44, 45)])
     clock[0] += bot.settings.admin_alert_interval
     await bot.handled(api.private_text(46, "What about zones?"))
@@ -265,15 +265,15 @@ class Gate:
         # A safety valve only: a regression must fail the test, not hang it.
         self.valve = threading.Timer(30.0, self.opened.set)
         self.valve.start()
-        original = bot.state.engine.answer
+        original = bot.state.engine.aanswer
 
-        def answer(question: str, *args: Any, **kwargs: Any) -> Answer:
-            if "HOLD" in question:
+        async def answer(question: Any, *args: Any, **kwargs: Any) -> Answer:
+            if "HOLD" in getattr(question, "text", question):
                 self.entered.set()
-                self.opened.wait()
-            return original(question, *args, **kwargs)
+                await asyncio.to_thread(self.opened.wait)
+            return await original(question, *args, **kwargs)
 
-        monkeypatch.setattr(bot.state.engine, "answer", answer)
+        monkeypatch.setattr(bot.state.engine, "aanswer", answer)
 
     async def wait_entered(self) -> None:
         assert await asyncio.to_thread(self.entered.wait, 20.0)

@@ -119,13 +119,18 @@ def layer_of(module: str) -> str | None:
     )
 
 
+# The durable chat state (operations) stores the engine's turns: their value type, nothing
+# of the engine's logic.
+VALUE_TYPES = {"bot.answering.answer"}
+
+
 def test_layers_import_only_downwards() -> None:
     wrong = []
     for module, targets in product_graph().items():
         layer = layer_of(module)
         if layer is None:
             continue
-        for target in targets:
+        for target in targets - VALUE_TYPES:
             target_layer = layer_of(target)
             if target_layer is not None and target_layer not in LAYERS[layer]:
                 wrong.append(f"{module} → {target}")

@@ -52,7 +52,7 @@ def test_turns_are_rebuilt_from_older_and_newer_json() -> None:
     turn = Turn("What about zones?", "They matter [¶10].", (10, 6), "en")
     assert turn_from_json(json.loads(json.dumps(turn_to_json(turn)))) == turn
     # A newer version added a field; an older one lacked "lang".
-    newer = {**turn_to_json(turn), "topic": "zones", "entity": {"kind": "body"}}
+    newer = {**turn_to_json(turn), "mood": "curious", "entity": {"kind": "body"}}
     assert turn_from_json(newer) == turn
     older = {"question": "q", "answer": "a", "paragraphs": [3]}
     assert turn_from_json(older) == Turn("q", "a", (3,), "")

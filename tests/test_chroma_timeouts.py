@@ -137,13 +137,13 @@ async def test_questions_are_answered_from_the_lexical_index_while_chroma_hangs(
     """Regression: chromadb's HttpClient had no timeout, so a question waited forever."""
     bot, server, http = hung_bot_setup
     answers: list[Answer] = []
-    original = bot.state.engine.answer
+    original = bot.state.engine.aanswer
 
-    def recording(*args: Any, **kwargs: Any) -> Answer:
-        answers.append(original(*args, **kwargs))
+    async def recording(*args: Any, **kwargs: Any) -> Answer:
+        answers.append(await original(*args, **kwargs))
         return answers[-1]
 
-    monkeypatch.setattr(bot.state.engine, "answer", recording)
+    monkeypatch.setattr(bot.state.engine, "aanswer", recording)
     await bot.handled(api.private_text(USER, MIDDLE_EAST))
     assert not answers[-1].degraded
     before = (await http.get("/metrics")).text

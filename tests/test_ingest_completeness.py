@@ -114,7 +114,7 @@ def test_index_of_a_larger_corpus_is_resynced_when_the_corpus_shrinks(
     with pytest.raises(IndexNotReadyError, match="stale"):
         StackHolder(settings, auto_ingest=False).get()
     engine = AnswerEngine(settings, StackHolder(settings))
-    assert engine.stack().store.count() == 28  # 14 paragraphs, two languages
+    assert engine.stack().store.count() == 84  # 14 paragraphs, six languages
     # Words only paragraph 15 used: no longer in the statement, no KeyError.
     answer = engine.answer("Mr. President, the ongoing consultations on the mandate")
     assert 15 not in answer.cited and 15 not in answer.retrieved

@@ -30,7 +30,7 @@ from bot.telegram.processor import ChatOrderedProcessor
 from bot.telegram.request import BotApiRequest
 from retrieval.errors import RetrievalError
 
-__all__ = ["ChatOrderedProcessor", "build_application", "run_bot"]
+__all__ = ["ChatOrderedProcessor", "build_application"]
 
 log = logging.getLogger(__name__)
 
@@ -256,11 +256,3 @@ def build_application(
     application.add_handler(InlineQueryHandler(h.inline_query))
     application.add_error_handler(h.error_handler)
     return application
-
-
-def run_bot(settings: Settings, webhook: bool = False) -> int:
-    """`g21bot run`: polling by default, webhook with --webhook; both serve /healthz,
-    /readyz and /metrics on G21_LISTEN:G21_PORT."""
-    from bot.telegram.server import serve_bot
-
-    return serve_bot(settings, webhook)
