@@ -21,16 +21,6 @@ HAN_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 _ZH_SENTENCE_END = re.compile(r"(?<=[。；！？!?;])")
 _EN_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=[\"“(\[A-Z0-9])|(?<=;)\s+")
-# Other alphabets: a capital of that alphabet (or an opening mark) starts the next sentence;
-# Arabic has no capitals, so any word after its end marks does.
-_SENTENCE_END = {
-    "zh": _ZH_SENTENCE_END,
-    "en": _EN_SENTENCE_END,
-    "fr": re.compile(r"(?<=[.;!?])\s+(?=[\"“«(\[A-ZÀ-ÖØ-Þ0-9])|(?<=;)\s+"),
-    "es": re.compile(r"(?<=[.;!?])\s+(?=[\"“«¿¡(\[A-ZÀ-ÖØ-Þ0-9])|(?<=;)\s+"),
-    "ru": re.compile(r"(?<=[.;!?])\s+(?=[\"“«(\[A-ZА-ЯЁ0-9])|(?<=;)\s+"),
-    "ar": re.compile(r"(?<=[.;!?؛؟])\s+(?=\S)"),
-}
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
@@ -55,9 +45,8 @@ def detect_language(text: str) -> str:
 
 
 def split_sentences(text: str, lang: str) -> list[str]:
-    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? before a capital for
-    alphabets with capitals, .;!?؛؟ for Arabic)."""
-    pattern = _SENTENCE_END.get(lang, _EN_SENTENCE_END)
+    """Split a paragraph at sentence ends (。；！？ for Chinese, .;!? for English)."""
+    pattern = _ZH_SENTENCE_END if lang == "zh" else _EN_SENTENCE_END
     parts = [p.strip() for p in pattern.split(text)]
     return [p for p in parts if p]
 

@@ -4,6 +4,9 @@ against the Bot API stand-in, the real LangChain OpenAI client against the OpenA
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from answer_support import cited_reply
 from bot_harness import (
@@ -57,9 +60,11 @@ async def test_private_chat_streams_drafts_then_sends_the_verified_answer(
     assert drafts, "no live draft in a private chat"
     assert all(int(d.params["draft_id"]) != 0 for d in drafts)
     assert len(final) == 1
-    # The draft came before the final message, and showed the beginning of the answer.
+    # The draft came before the final message, and showed the beginning of the answer (a
+    # whole verified sentence, in HTML with the marker in bold).
     assert drafts[0].timestamp <= final[0].timestamp
-    assert str(final[0].result["text"]).startswith(str(drafts[0].params["text"]))
+    shown = html.unescape(re.sub(r"</?b>", "", str(drafts[0].params["text"])))
+    assert str(final[0].result["text"]).startswith(shown)
     assert "[¶8]" in str(final[0].result["text"])
     assert ("¶8", "c:8:en") in buttons(final[0])
     assert llm.chat_requests and llm.chat_requests[-1].stream

@@ -273,7 +273,7 @@ def test_chat_with_a_model_answers_every_turn_through_it(
             cited_reply(
                 "It invites everyone to promote the International Day [¶5].", (5, day_quote)
             ),
-            match=last_user_contains("each labelled with its number.\n\n[¶5] "),
+            match=last_user_contains("<paragraphs>\n[¶5] "),
         ),
     )
     feed(

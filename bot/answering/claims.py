@@ -155,7 +155,7 @@ def plain(text: str, lang: str) -> str:
 def tokens(text: str, lang: str) -> list[str]:
     """Words of alphabetic scripts, numbers as written (French and Spanish elisions and
     English possessives cut off)."""
-    out = []
+    out: list[str] = []
     for word in WORD.findall(HAN_RUN.sub(" ", text)):
         if lang in ("fr", "es"):
             out.extend(p for p in re.split(r"['’]", word) if p)
@@ -177,9 +177,11 @@ def _number(token: str) -> str:
 class Profile:
     """The parts of a text the checks compare."""
 
-    # Words of alphabetic scripts, folded, in order, and their stems, aligned.
+    # Words of alphabetic scripts, folded, in order (a hyphenated word's parts apart), their
+    # stems, and for each the number of the word it is part of.
     tokens: tuple[str, ...]
     stems: tuple[str, ...]
+    word_of: tuple[int, ...]
     numbers: frozenset[str]
     # The Chinese characters of the text, and its Chinese content words in order.
     han: str
@@ -193,11 +195,14 @@ def profile(text: str, lang: str) -> Profile:
     """What ``text`` (in ``lang``) is made of, for the checks."""
     text = normalise(text)
     folded_tokens: list[str] = []
+    word_of: list[int] = []
     numbers: set[str] = set()
-    for token in tokens(text, lang):
+    for i, token in enumerate(tokens(text, lang)):
         if token[:1].isdigit():
             continue
-        folded_tokens.extend(fold(p, lang) for p in parts(token))
+        for part in parts(token):
+            folded_tokens.append(fold(part, lang))
+            word_of.append(i)
     for run in _NUMBER_RUN.findall(text):
         # "67/39" is one symbol; "28-29 January" two days.
         numbers.update(_number(p) for p in re.split(r"[-–]", run) if p)
@@ -206,6 +211,7 @@ def profile(text: str, lang: str) -> Profile:
     return Profile(
         tokens=tuple(folded_tokens),
         stems=tuple(stem(t, lang) for t in folded_tokens),
+        word_of=tuple(word_of),
         numbers=frozenset(numbers),
         han=han,
         han_terms=terms,

@@ -121,10 +121,12 @@ class AnswerEngine:
         history: Sequence[Turn] = (),
         lang: str | None = None,
         hint: str | None = None,
+        user_key: str | None = None,
     ) -> Question:
         """A ``Question`` with the history trimmed to the configured budget; ``lang`` is the
-        chat's chosen reply language, ``hint`` the user's app language."""
-        return Question.build(text, self._history(history), lang, hint)
+        chat's chosen reply language, ``hint`` the user's app language, ``user_key`` who asks
+        (model failures pause only them)."""
+        return Question.build(text, self._history(history), lang, hint, user_key)
 
     # --- answering ------------------------------------------------------------------------
 
@@ -164,7 +166,7 @@ class AnswerEngine:
         """Draft text while a model writes (LLM mode only), then the final ``Answer``."""
         q = self._as_question(question, history, lang)
         llm = self._llm
-        if llm is None or not q.text or not llm.available:
+        if llm is None or not q.text or not llm.available_for(q.user_key):
             yield await asyncio.to_thread(self._answer_extractively, q)
             return
         started = time.perf_counter()

@@ -37,14 +37,16 @@ SUPPORT_MIN = 0.55
 # it says the sentence belongs elsewhere.
 MISPLACED_WEIGHT = 3
 # How far (content words) a ban, refusal or negation reaches: "prohibit their possession,
-# development, production, …, use".
-SCOPE = 10
+# development, production, …, use"; Chinese is cut into more, shorter words.
+SCOPE = 8
+SCOPE_ZH = 10
 # Content words (alphabetic scripts) and Chinese characters a quote needs to count.
 MIN_QUOTE_WORDS = 3
 MIN_QUOTE_HAN = 6
 
 _BULLET = re.compile(r"^\s*(?:[-•*·▪–—]|\d{1,2}[.)、]|[a-z][.)])\s+")
 _MARKERISH = re.compile(r"^[\s\[\]［］【】〔〕()（）¶§\d,，、;；&\-–—~.。:：]*$")
+_OTHER_END = re.compile(r"(?<=[.;!?؟؛])\s+")
 _QUOTES = "\"'“”‘’«»「」『』《》"
 # Where the reach of a ban ends: a clause's end, a new coordinated clause, a copula ("the only
 # way to prevent X is Y": Y is not prevented).
@@ -74,6 +76,22 @@ def _ends_with_abbreviation(sentence: str, lang: str) -> bool:
     return fold(last, lang) in words(lang).abbreviations
 
 
+def sentences(text: str, lang: str) -> list[str]:
+    """``split_sentences``, also cutting after . ; ! ? ؟ ؛ and a space where no lower-case
+    letter follows (the languages whose capitals are not ASCII, and Arabic, which has none)."""
+    if lang in ("zh", "en"):
+        return split_sentences(text, lang)
+    out: list[str] = []
+    for piece in split_sentences(text, lang):
+        start = 0
+        for m in _OTHER_END.finditer(piece):
+            if not piece[m.end() : m.end() + 1].islower():
+                out.append(piece[start : m.start()].strip())
+                start = m.end()
+        out.append(piece[start:].strip())
+    return [p for p in out if p]
+
+
 def split_answer(text: str, lang: str) -> list[Line]:
     """The answer's lines cut into sentences. A marker written after a sentence's end stays
     with that sentence; a sentence never ends after an abbreviation ("Mr.")."""
@@ -83,7 +101,7 @@ def split_answer(text: str, lang: str) -> list[Line]:
         bullet = _BULLET.match(raw)
         prefix = bullet.group(0).strip() + " " if bullet else ""
         merged: list[str] = []
-        for piece in split_sentences(raw[bullet.end() :] if bullet else raw, lang):
+        for piece in sentences(raw[bullet.end() :] if bullet else raw, lang):
             if merged and (_MARKERISH.match(piece) or _ends_with_abbreviation(merged[-1], lang)):
                 merged[-1] += joiner + piece
                 continue
@@ -163,16 +181,22 @@ def _units(text: str, lang: str) -> list[list[tuple[str, bool]]]:
     return clauses
 
 
+def _reach(lang: str) -> int:
+    return SCOPE_ZH if lang == "zh" else SCOPE
+
+
 def _scoped(text: str, lang: str) -> set[str]:
-    """Units the text uses only within ``SCOPE`` units after a ban, refusal or negation."""
-    inside, outside = set(), set()
+    """Units the text uses only within reach after a ban, refusal or negation."""
+    inside: set[str] = set()
+    outside: set[str] = set()
+    reach = _reach(lang)
     for units in _units(text, lang):
-        last = -SCOPE - 1
+        last = -reach - 1
         for i, (unit, prohibitive) in enumerate(units):
             if prohibitive:
                 last = i
                 continue
-            (inside if i - last <= SCOPE else outside).add(unit)
+            (inside if i - last <= reach else outside).add(unit)
     return inside - outside
 
 
@@ -235,13 +259,15 @@ def _bare(token: str, lang: str) -> str:
 
 
 def _family_ok(claim: Profile, ev: Evidence, lang: str, family: frozenset[str]) -> bool:
-    """A word of approval (or of disapproval) only where the paragraph has one too."""
+    """A word of approval (or of disapproval) only where the paragraph has one too (the
+    words as listed: "concerned" is blame, "concern" may only mean "relate to")."""
     if lang == "zh":
         return not any(x in claim.han for x in family) or any(x in ev.profile.han for x in family)
     stems = {stem(x, lang) for x in family}
-    used = any(t in family or s in stems for t, s in zip(claim.tokens, claim.stems, strict=True))
+    used = any(_bare(t, lang) in family for t in claim.tokens)
     return not used or any(
-        t in family or s in stems for t, s in zip(ev.profile.tokens, ev.profile.stems, strict=True)
+        _bare(t, lang) in family or s in stems
+        for t, s in zip(ev.profile.tokens, ev.profile.stems, strict=True)
     )
 
 
@@ -262,7 +288,8 @@ def _stance(claim: Profile, ev: Evidence, lang: str, w: Words) -> str:
         return _zh_stance(claim.han, ev.profile.han, w)
     ev_tokens = {_bare(t, lang) for t in ev.profile.tokens}
     ev_stems = set(ev.profile.stems)
-    pairs = set(zip(ev.profile.tokens, (*ev.profile.stems[1:], ""), strict=True))
+    following = (*ev.profile.stems[1:], "")[: len(ev.profile.tokens)]
+    pairs = set(zip(ev.profile.tokens, following, strict=True))
     pairs = {(_bare(t, lang), s) for t, s in pairs}
     obliged = any(o in ev_tokens or stem(o, lang) in ev_stems for o in w.obligation)
     reversal_stems = {stem(x, lang) for x in w.reversal}
@@ -289,12 +316,13 @@ def _scope_ok(claim_text: str, ev: Evidence, lang: str) -> bool:
     is used under one in the claim too (not "call for production")."""
     if not ev.scoped:
         return True
+    reach = _reach(lang)
     for units in _units(claim_text, lang):
-        last = -SCOPE - 1
+        last = -reach - 1
         for i, (unit, prohibitive) in enumerate(units):
             if prohibitive:
                 last = i
-            elif unit in ev.scoped and i - last > SCOPE:
+            elif unit in ev.scoped and i - last > reach:
                 return False
     return True
 
@@ -373,13 +401,17 @@ def _support(claim: Profile, ev: Evidence, w: Words) -> float:
     found = weight = 0.0
     ev_stems = set(ev.profile.stems)
     skip = w.function | w.negation | w.modal
-    for token, token_stem in zip(claim.tokens, claim.stems, strict=True):
-        if token in skip or len(token) < 2:
-            continue
-        if token_stem in ev_stems or _alias_ok(token, ev):
+    # A hyphenated word counts once: found when all its parts are.
+    words: dict[int, list[tuple[str, str]]] = {}
+    for token, token_stem, word in zip(claim.tokens, claim.stems, claim.word_of, strict=True):
+        if token not in skip and len(token) > 1:
+            words.setdefault(word, []).append((token, token_stem))
+    for word_parts in words.values():
+        missing = [s for t, s in word_parts if s not in ev_stems and not _alias_ok(t, ev)]
+        if not missing:
             found, weight = found + 1, weight + 1
         else:
-            weight += MISPLACED_WEIGHT if token_stem in ev.elsewhere else 1
+            weight += MISPLACED_WEIGHT if any(s in ev.elsewhere for s in missing) else 1
     for term in claim.han_terms:
         if term in w.function:
             continue
@@ -461,7 +493,10 @@ Check = Callable[[str], Verdict]
 
 def ground(text: str, check: Check, lang: str) -> Grounded:
     """Keep the sentences of ``text`` that ``check`` passes, in their lines."""
-    lines, paragraphs, dropped, kept = [], [], Counter[str](), 0
+    lines: list[Line] = []
+    paragraphs: list[int] = []
+    dropped: Counter[str] = Counter()
+    kept = 0
     for line in split_answer(text, lang):
         sentences = []
         for sentence in line.sentences:

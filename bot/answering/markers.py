@@ -20,7 +20,7 @@ _RANGE = r"(?:\s*(?:-|–|—|~|～|至|到|\bto\b|\bà\b)\s*)"
 _END = r"(?![/.,]?\d)"
 _WORDS = (
     r"(?:paragraphs?|paras?\.?|paragraphes?|p[áa]rrafos?|пункт(?:ы|а|е|ов|ах|ом|ами)?|п\."
-    r"|абзац\w*|(?:و|ب|في)?(?:ال)?فقر(?:ة|ات|تين|تان))"
+    r"|абзац\w*|(?:و|ب|ل|في)?(?:ال|ل)?فقر(?:ة|ات|تين|تان))"
 )
 # ``¶3``, ``¶¶3-5``, ``§ 4``; a list goes on only with the sign again or a plain number.
 _SYMBOL_FORM = rf"{_SYMBOL}\s*{_NUM}{_END}(?:(?:{_LIST}|{_RANGE}){_SYMBOL}?\s*{_NUM}{_END})*"

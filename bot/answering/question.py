@@ -34,6 +34,9 @@ class Question:
     history: tuple[Turn, ...] = ()
     # The reply language the chat chose (/lang), None to follow each question.
     chosen_lang: str | None = None
+    # Who asks (a Telegram user id, say): model failures pause only them. None: anonymous
+    # callers (the CLI, eval), who share one key.
+    user_key: str | None = None
 
     @classmethod
     def build(
@@ -42,6 +45,7 @@ class Question:
         history: Sequence[Turn] = (),
         lang: str | None = None,
         hint: str | None = None,
+        user_key: str | None = None,
     ) -> Question:
         """Clean ``raw`` and decide its languages; ``lang`` is the chat's chosen reply
         language, ``hint`` Telegram's ``language_code`` (a tie-breaker only)."""
@@ -49,4 +53,4 @@ class Question:
         reply = reply_language(text, lang, hint)
         written = detect_language(text) if any(ch.isalpha() for ch in text) else reply
         chosen = lang if lang in REPLY_LANGUAGES else None
-        return cls(raw, text, written, reply, tuple(history), chosen)
+        return cls(raw, text, written, reply, tuple(history), chosen, user_key)

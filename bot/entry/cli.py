@@ -161,21 +161,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return serve_bot(settings, webhook=args.webhook)
 
 
-async def _evaluate(engine: Any, questions: Any) -> dict[str, Any]:
+async def _evaluate(engine: Any, questions: Any, labels: Any) -> dict[str, Any]:
     from bot.entry.evaluate import evaluate
 
     try:
-        return await evaluate(engine, questions)
+        return await evaluate(engine, questions, labels)
     finally:
         await engine.aclose()
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from bot.answering.engine import AnswerEngine
-    from bot.entry.evaluate import EvalFileError, read_questions
+    from bot.entry.evaluate import EvalFileError, read_labels, read_questions
 
     try:
         questions = read_questions(args.file)
+        labels = read_labels(args.labels) if args.labels else []
     except (EvalFileError, OSError) as exc:
         print(f"g21bot: {exc}", file=sys.stderr)
         return 2
@@ -186,7 +187,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 2
     if mode == "extractive":
         settings = settings.model_copy(update={"llm_model": ""})
-    report = asyncio.run(_evaluate(AnswerEngine(settings), questions))
+    report = asyncio.run(_evaluate(AnswerEngine(settings), questions, labels))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
@@ -205,6 +206,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{name:8}" + "".join(f"{block[k]:>22}" for k in keys))
     lat = report["latency_ms"]
     print(f"latency ms: p50 {lat['p50']}, p95 {lat['p95']}")
+    for lang, block in report.get("labelled", {}).items():
+        print(
+            f"labelled {lang}: fabricated_delivered {block['fabricated_delivered']} of "
+            f"{block['fabricated']}, supported_kept {block['supported_kept']} of "
+            f"{block['faithful']}"
+        )
     for q in report["questions"]:
         if not q["ok"]:
             print(
@@ -306,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--mode", choices=["extractive", "llm"], help="default: the configured mode")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        help="JSONL of sentences a test model wrote ({id, sentence, fabricated}): also report "
+        "fabricated_delivered and supported_kept per language",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.answering.answer import Answer
 from bot.answering.engine import AnswerEngine
+from bot.answering.markers import without_markers
+from bot.answering.question import Question as Asked
 from bot.answering.verify import find_quote
 from retrieval.corpus import Document
 
@@ -46,6 +49,69 @@ def read_questions(path: str | Path) -> list[Question]:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise EvalFileError(f"{path}:{lineno}: not a question record ({exc})") from exc
+    return out
+
+
+@dataclass(frozen=True)
+class Label:
+    """A sentence a (test) model wrote for one question, and whether it made it up."""
+
+    id: str
+    sentence: str
+    fabricated: bool
+
+
+def read_labels(path: str | Path) -> list[Label]:
+    """Labels as JSONL: ``{"id": question id, "sentence": …, "fabricated": true|false}``."""
+    out = []
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append(Label(str(row["id"]), str(row["sentence"]), bool(row["fabricated"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EvalFileError(f"{path}:{lineno}: not a label record ({exc})") from exc
+    return out
+
+
+def _plain(text: str) -> str:
+    """Text as a reader compares it: no markers, folded case and spacing, no end marks."""
+    text = re.sub(r"\s+", " ", without_markers(text)).casefold()
+    return re.sub(r"\s+([,.;:!?。，；：！？])", r"\1", text).strip(" .。;；")
+
+
+def shows(texts: Sequence[str], sentence: str) -> bool:
+    """True when a reader of ``texts`` reads ``sentence`` (its words, whatever its markers)."""
+    wanted = _plain(sentence)
+    return bool(wanted) and any(wanted in _plain(t) for t in texts)
+
+
+def score_labels(
+    rows: Sequence[tuple[Question, Answer, list[str]]], labels: Sequence[Label]
+) -> dict[str, Any]:
+    """Per language: fabricated sentences a user saw (final message or any draft) and the
+    share of faithful ones the final message kept."""
+    by_id = {q.id: (q, answer, drafts) for q, answer, drafts in rows}
+    out: dict[str, dict[str, Any]] = {}
+    for label in labels:
+        if label.id not in by_id:
+            continue
+        q, answer, drafts = by_id[label.id]
+        block = out.setdefault(
+            q.lang, {"fabricated": 0, "fabricated_delivered": 0, "faithful": 0, "kept": 0}
+        )
+        if label.fabricated:
+            block["fabricated"] += 1
+            block["fabricated_delivered"] += shows([answer.text, *drafts], label.sentence)
+        else:
+            block["faithful"] += 1
+            block["kept"] += shows([answer.text], label.sentence)
+    for block in out.values():
+        faithful = block.pop("kept")
+        block["supported_kept"] = (
+            round(faithful / block["faithful"], 4) if block["faithful"] else 1.0
+        )
     return out
 
 
@@ -109,16 +175,30 @@ def is_ok(q: Question, a: Answer) -> bool:
     return a.abstained and not a.citations
 
 
-async def evaluate(engine: AnswerEngine, questions: list[Question]) -> dict[str, Any]:
-    """Ask every question through the bot's own answer path and score the answers."""
+async def evaluate(
+    engine: AnswerEngine,
+    questions: list[Question],
+    labels: Sequence[Label] = (),
+    ask: Callable[[Question], Asked | str] | None = None,
+) -> dict[str, Any]:
+    """Ask every question through the bot's own answer path and score the answers; with
+    ``labels`` (what a test model says it made up), also what reached the user of them.
+    ``ask`` turns a record into the engine's input (default: the question's text)."""
     document = engine.document
     # Warm up outside the timings: dictionaries and indexes load on first use.
     engine.search("warm-up 预热")
     rows = []
+    seen: list[tuple[Question, Answer, list[str]]] = []
     for q in questions:
+        drafts: list[str] = []
+
+        async def keep(text: str, drafts: list[str] = drafts) -> None:
+            drafts.append(text)
+
         started = time.perf_counter()
-        answer = await engine.aanswer(q.question)
+        answer = await engine.aanswer(ask(q) if ask else q.question, on_draft=keep)
         rows.append((q, answer, (time.perf_counter() - started) * 1000))
+        seen.append((q, answer, drafts))
     report = score(rows, document)
     report["mode"] = engine.mode
     report["by_lang"] = {
@@ -137,4 +217,6 @@ async def evaluate(engine: AnswerEngine, questions: list[Question]) -> dict[str,
         }
         for q, a, ms in rows
     ]
+    if labels:
+        report["labelled"] = score_labels(seen, labels)
     return report

@@ -26,6 +26,13 @@ RETRIEVAL_LATENCY = Histogram(
     registry=REGISTRY,
 )
 LLM_ERRORS = PCounter("llm_errors_total", "LLM calls that failed", registry=REGISTRY)
+LLM_SENTENCES = PCounter(
+    "llm_sentences_total",
+    "Sentences of LLM answers: kept, or dropped and why (no_marker, bad_marker, number, "
+    "negation, modal, reversal, scope, body, support)",
+    ["verdict"],
+    registry=REGISTRY,
+)
 TELEGRAM_ERRORS = PCounter(
     "telegram_api_errors_total", "Bot API calls that failed", ["method", "code"], registry=REGISTRY
 )

@@ -130,7 +130,15 @@ class Settings(BaseSettings):
         15.0,
         alias="G21_LLM_COOLDOWN",
         ge=0,
-        description="After an LLM failure, seconds of extractive answers before trying again.",
+        description="After an LLM failure, seconds of extractive answers for the user who asked "
+        "(doubling while that user's failures repeat) before trying the LLM again for them.",
+    )
+    llm_outage_users: int = Field(
+        3,
+        alias="G21_LLM_OUTAGE_USERS",
+        ge=1,
+        description="LLM failures of this many different users within one cooldown pause the "
+        "LLM for everyone (the endpoint is down); fewer pause only those users.",
     )
     llm_context_tokens: int = Field(
         8000,

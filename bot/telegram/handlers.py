@@ -306,7 +306,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, ra
 
     history = _history(context, user.id)
     asked = st.engine.question(
-        question, history, reply_lang_override(context), app_language(update)
+        question, history, reply_lang_override(context), app_language(update), str(user.id)
     )
     started = time.perf_counter()
     answer = await with_typing(
