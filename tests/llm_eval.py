@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))  # run as a script: the tests' helpers
 
-from llm_models import (  # noqa: E402
+from llm_models import (
     HOSTILE_SCENARIOS,
     SETS,
     Reply,
@@ -31,14 +31,14 @@ from llm_models import (  # noqa: E402
     hostile,
     load_bank,
 )
-from openai_standin import OpenAIStandIn  # noqa: E402
+from openai_standin import OpenAIStandIn
 
-from bot.answering.engine import AnswerEngine  # noqa: E402
-from bot.answering.llm import CONTEXT_PARAGRAPHS  # noqa: E402
-from bot.answering.question import Question as Asked  # noqa: E402
-from bot.answering.stack import run_ingest  # noqa: E402
-from bot.entry.evaluate import Label, Question, evaluate, read_questions  # noqa: E402
-from bot.ops.settings import Settings  # noqa: E402
+from bot.answering.engine import AnswerEngine
+from bot.answering.llm import CONTEXT_PARAGRAPHS
+from bot.answering.question import Question as Asked
+from bot.answering.stack import run_ingest
+from bot.entry.evaluate import Label, Question, evaluate, read_questions
+from bot.ops.settings import Settings
 
 QUESTIONS = Path(__file__).parent / "data" / "llm_questions.jsonl"
 
@@ -128,7 +128,9 @@ async def run(manifest: str, questions: Path, sets: Sequence[str]) -> dict[str, 
         run_ingest(settings)
         engine = AnswerEngine(settings)
         try:
-            reports = {m: await measure(engine, llm, records, bank, m) for m in ("faithful", "hostile")}
+            reports = {
+                m: await measure(engine, llm, records, bank, m) for m in ("faithful", "hostile")
+            }
         finally:
             await engine.aclose()
     out: dict[str, Any] = {}
@@ -140,6 +142,9 @@ async def run(manifest: str, questions: Path, sets: Sequence[str]) -> dict[str, 
             if model == "faithful":
                 row["supported_kept"] = block["supported_kept"]
                 row["faithful"] = block["faithful"]
+            else:
+                # The hostile model's good sentences (other marker forms, around a bad one).
+                row["kept_among_hostile"] = block["supported_kept"]
     return out
 
 

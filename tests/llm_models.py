@@ -22,7 +22,10 @@ from retrieval.corpus import Document
 from retrieval.text import clean_user_text, split_sentences
 
 DATA = Path(__file__).parent / "data"
-SETS = ("grounding_sentences.jsonl", "grounding_heldout.jsonl", "grounding_final.jsonl")
+# The sets the checks were measured and tuned on; the last set was kept out of tuning and
+# measures what still gets through (README, "What it does").
+SETS = ("grounding_sentences.jsonl", "grounding_heldout.jsonl")
+UNSEEN = "grounding_final.jsonl"
 # The odd marker forms of the issue: out of range, full width, bare, in parentheses.
 ODD_MARKERS = {"en": "See also ¶41, ［¶42］ and (¶43).", "zh": "另见¶41、［¶42］和（¶43）。"}
 # Each form a model may write a good citation in; the bot shows them all as [¶N].
@@ -92,12 +95,8 @@ def for_question(question: str) -> Matcher:
     return any_message_contains(f"<question>\n{guarded(clean_user_text(question))}\n</question>")
 
 
-def _reply(
-    document: Document, lang: str, sentences: list[Labelled], cited: Iterable[int]
-) -> Reply:
-    citations = [
-        {"paragraph": n, "quote": quote(document, n, lang)} for n in dict.fromkeys(cited)
-    ]
+def _reply(document: Document, lang: str, sentences: list[Labelled], cited: Iterable[int]) -> Reply:
+    citations = [{"paragraph": n, "quote": quote(document, n, lang)} for n in dict.fromkeys(cited)]
     joiner = "" if lang == "zh" else " "
     obj = {
         # Quotes first, as the schema asks (a model fills it in order).

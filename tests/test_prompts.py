@@ -101,9 +101,7 @@ def test_system_prompt_states_the_rules(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_answer_prompt_keeps_the_question_in_tags(lang: str) -> None:
-    rendered = prompts.render(
-        "answer", lang, context="C", material="M", history="H", question="Q?"
-    )
+    rendered = prompts.render("answer", lang, context="C", material="M", history="H", question="Q?")
 
     assert "<question>\nQ?\n</question>" in rendered
     assert "<paragraphs>\nC\n</paragraphs>" in rendered

@@ -40,7 +40,7 @@ MISPLACED_WEIGHT = 3
 # development, production, …, use"; Chinese is cut into more, shorter words.
 SCOPE = 8
 SCOPE_ZH = 10
-# Content words (alphabetic scripts) and Chinese characters a quote needs to count.
+# Words of four letters or more (alphabetic scripts), or Chinese characters, a quote needs.
 MIN_QUOTE_WORDS = 3
 MIN_QUOTE_HAN = 6
 
@@ -288,9 +288,8 @@ def _stance(claim: Profile, ev: Evidence, lang: str, w: Words) -> str:
         return _zh_stance(claim.han, ev.profile.han, w)
     ev_tokens = {_bare(t, lang) for t in ev.profile.tokens}
     ev_stems = set(ev.profile.stems)
-    following = (*ev.profile.stems[1:], "")[: len(ev.profile.tokens)]
-    pairs = set(zip(ev.profile.tokens, following, strict=True))
-    pairs = {(_bare(t, lang), s) for t, s in pairs}
+    after = (*ev.profile.stems[1:], "")[: len(ev.profile.tokens)]
+    pairs = {(_bare(t, lang), s) for t, s in zip(ev.profile.tokens, after, strict=True)}
     obliged = any(o in ev_tokens or stem(o, lang) in ev_stems for o in w.obligation)
     reversal_stems = {stem(x, lang) for x in w.reversal}
     for i, token in enumerate(claim.tokens):
@@ -465,14 +464,14 @@ def _with_markers(sentence: str, paragraphs: tuple[int, ...]) -> str:
 
 
 def substantial_quote(quote: str) -> bool:
-    """A quote long enough to stand for a claim: several content words, or several Chinese
-    characters ("the" is in every paragraph and proves nothing)."""
+    """A quote long enough to stand for a claim: several words of four letters or more (in
+    any alphabet), or several Chinese characters ("the" is in every paragraph and proves
+    nothing)."""
     han = sum(len(r) for r in HAN_RUN.findall(quote))
     if han:
         return han >= MIN_QUOTE_HAN
-    function = set().union(*(words(lang).function for lang in ("en", "fr", "es", "ru", "ar")))
-    content = [t for t in tokens(normalise(quote), "fr") if fold(t, "en") not in function]
-    return len(content) >= MIN_QUOTE_WORDS
+    words_ = [t for t in tokens(normalise(quote), "fr") if len(t) >= 4 and not t.isdigit()]
+    return len(words_) >= MIN_QUOTE_WORDS
 
 
 # --- whole answers and drafts ------------------------------------------------------------------
