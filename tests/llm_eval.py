@@ -2,7 +2,7 @@
 ``g21bot eval``): a hostile scripted model and a faithful one behind the OpenAI stand-in,
 their own labels scored against what users saw (final messages and every draft).
 
-    python tests/llm_eval.py [--manifest PATH] [--questions FILE] [--sets NAME …]
+    python -m tests.llm_eval [--manifest PATH] [--questions FILE] [--sets NAME …]
 
 prints, per language, ``fabricated_delivered`` (made-up sentences a user saw: must be 0) and
 ``supported_kept`` (share of the faithful model's sentences delivered; target ≥ 0.95)."""
@@ -13,13 +13,10 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).parent))  # run as a script: the tests' helpers
 
 from bot.answering.engine import AnswerEngine
 from bot.answering.llm import CONTEXT_PARAGRAPHS
@@ -141,6 +138,9 @@ async def run(manifest: str, questions: Path, sets: Sequence[str]) -> dict[str, 
             if model == "faithful":
                 row["supported_kept"] = block["supported_kept"]
                 row["faithful"] = block["faithful"]
+            else:
+                # The hostile model's good sentences (other marker forms, around a bad one).
+                row["kept_among_hostile"] = block["supported_kept"]
     return out
 
 

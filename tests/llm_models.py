@@ -21,7 +21,10 @@ from retrieval.text import clean_user_text, split_sentences
 from tests.fakes.openai import Matcher, Structured, any_message_contains, structured
 
 DATA = Path(__file__).parent / "data"
-SETS = ("grounding_sentences.jsonl", "grounding_heldout.jsonl", "grounding_final.jsonl")
+# The sets the checks were measured and tuned on; the last set was kept out of tuning and
+# measures what still gets through (README, "What it does").
+SETS = ("grounding_sentences.jsonl", "grounding_heldout.jsonl")
+UNSEEN = "grounding_final.jsonl"
 # The odd marker forms of the issue: out of range, full width, bare, in parentheses.
 ODD_MARKERS = {"en": "See also ¶41, ［¶42］ and (¶43).", "zh": "另见¶41、［¶42］和（¶43）。"}
 # Each form a model may write a good citation in; the bot shows them all as [¶N].
