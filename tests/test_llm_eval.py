@@ -8,13 +8,13 @@ import json
 import logging
 from pathlib import Path
 
-import llm_eval
 import pytest
 
 from bot.answering.engine import AnswerEngine
 from bot.entry.cli import main
 from bot.entry.evaluate import read_questions
 from retrieval.corpus import load_corpus
+from tests import llm_eval
 from tests.answer_support import clear_g21_env, ingested_data_dir, settings_for
 from tests.fakes.openai import OpenAIStandIn
 from tests.llm_models import SETS, load_bank
