@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.answering.answer import Answer
 from bot.answering.engine import AnswerEngine
@@ -20,6 +20,8 @@ from bot.answering.verify import find_quote
 from bot.ops.settings import Settings
 from retrieval.corpus import Document
 from retrieval.language import served_language
+
+T = TypeVar("T")
 
 
 class EvalFileError(ValueError):
@@ -35,25 +37,31 @@ class Question:
     answerable: bool
 
 
-def read_questions(path: str | Path) -> list[Question]:
+def _records(path: str | Path, what: str, build: Callable[[Any], T]) -> list[T]:
+    """``build`` applied to every JSON line of ``path``; a bad line names its file and line."""
     out = []
     for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            out.append(
-                Question(
-                    str(row["id"]),
-                    str(row.get("lang", "")),
-                    str(row["question"]),
-                    tuple(int(p) for p in row.get("paragraphs", [])),
-                    bool(row.get("answerable", bool(row.get("paragraphs")))),
-                )
-            )
+            out.append(build(json.loads(line)))
         except (ValueError, KeyError, TypeError) as exc:
-            raise EvalFileError(f"{path}:{lineno}: not a question record ({exc})") from exc
+            raise EvalFileError(f"{path}:{lineno}: not a {what} record ({exc})") from exc
     return out
+
+
+def _question(row: Any) -> Question:
+    return Question(
+        str(row["id"]),
+        str(row.get("lang", "")),
+        str(row["question"]),
+        tuple(int(p) for p in row.get("paragraphs", [])),
+        bool(row.get("answerable", bool(row.get("paragraphs")))),
+    )
+
+
+def read_questions(path: str | Path) -> list[Question]:
+    return _records(path, "question", _question)
 
 
 @dataclass(frozen=True)
@@ -67,16 +75,9 @@ class Label:
 
 def read_labels(path: str | Path) -> list[Label]:
     """Labels as JSONL: ``{"id": question id, "sentence": …, "fabricated": true|false}``."""
-    out = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            out.append(Label(str(row["id"]), str(row["sentence"]), bool(row["fabricated"])))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EvalFileError(f"{path}:{lineno}: not a label record ({exc})") from exc
-    return out
+    return _records(
+        path, "label", lambda r: Label(str(r["id"]), str(r["sentence"]), bool(r["fabricated"]))
+    )
 
 
 def _plain(text: str) -> str:
@@ -260,29 +261,24 @@ def is_dialogue_file(path: str | Path) -> bool:
     return False
 
 
+def _dialogue(row: Any) -> Dialogue:
+    turns = tuple(
+        DialogueTurn(
+            str(t["text"]),
+            str(t.get("lang", "")),
+            tuple(int(p) for p in t.get("paragraphs", [])),
+            int(t.get("min_citations", 1)),
+            tuple(tuple(str(a) for a in group) for group in t.get("must_include", [])),
+            bool(t.get("answerable", True)),
+            bool(t.get("smalltalk", False)),
+        )
+        for t in row["turns"]
+    )
+    return Dialogue(str(row["id"]), str(row.get("kind", "")), turns)
+
+
 def read_dialogues(path: str | Path) -> list[Dialogue]:
-    out = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            turns = tuple(
-                DialogueTurn(
-                    str(t["text"]),
-                    str(t.get("lang", "")),
-                    tuple(int(p) for p in t.get("paragraphs", [])),
-                    int(t.get("min_citations", 1)),
-                    tuple(tuple(str(a) for a in group) for group in t.get("must_include", [])),
-                    bool(t.get("answerable", True)),
-                    bool(t.get("smalltalk", False)),
-                )
-                for t in row["turns"]
-            )
-            out.append(Dialogue(str(row["id"]), str(row.get("kind", "")), turns))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EvalFileError(f"{path}:{lineno}: not a conversation record ({exc})") from exc
-    return out
+    return _records(path, "conversation", _dialogue)
 
 
 def cited_paragraphs(reply: str) -> list[int]:
