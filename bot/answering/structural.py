@@ -33,9 +33,16 @@ def _note(document: Document, lang: str) -> str:
 
 
 def _answer(
-    lines: Sequence[str], citations: list[Citation], lang: str, document: Document, kind: str
+    lines: Sequence[str],
+    citations: list[Citation],
+    lang: str,
+    document: Document,
+    kind: str,
+    quoted: bool = True,
 ) -> Answer:
-    note = _note(document, lang) if citations else ""
+    # The translation notice goes with words quoted from a translation, not with the
+    # manifest's own description of the statement.
+    note = _note(document, lang) if citations and quoted else ""
     text = "\n".join([*lines, note] if note else lines)
     return Answer(text, citations, lang, "extractive", note=note, kind=kind)
 
@@ -62,12 +69,13 @@ def outline_answer(document: Document, lang: str) -> Answer:
         citations.extend(
             Citation(n, _lead_sentence(document, n, lang)) for n in range(first, last + 1)
         )
-    if not citations:
-        # No scope line in the manifest: the first sentence of every paragraph.
-        for n in document.numbers:
-            sentence = _lead_sentence(document, n, lang)
-            lines.append(f"• “{sentence}” [¶{n}]")
-            citations.append(Citation(n, sentence))
+    if citations:
+        return _answer(lines, citations, lang, document, "overview", quoted=False)
+    # No scope line in the manifest: the first sentence of every paragraph.
+    for n in document.numbers:
+        sentence = _lead_sentence(document, n, lang)
+        lines.append(f"• “{sentence}” [¶{n}]")
+        citations.append(Citation(n, sentence))
     return _answer(lines, citations, lang, document, "overview")
 
 
