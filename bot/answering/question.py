@@ -16,15 +16,24 @@ def _app_language(hint: str | None) -> str:
     return next((lang for lang in REPLY_LANGUAGES if code.startswith(lang)), "en")
 
 
+def _written_in(text: str, hint: str | None) -> str | None:
+    """The language ``text`` is written in (perhaps one not served); None without letters."""
+    return language.detect_language(text, hint) if any(ch.isalpha() for ch in text) else None
+
+
+def _reply_in(written: str | None, chosen: str | None, hint: str | None) -> str:
+    if chosen in REPLY_LANGUAGES:
+        return str(chosen)
+    if written in REPLY_LANGUAGES:
+        return str(written)
+    return _app_language(hint)
+
+
 def reply_language(text: str, chosen: str | None = None, hint: str | None = None) -> str:
     """The chat's chosen language, else the question's, else the user's app language."""
     if chosen in REPLY_LANGUAGES:
         return str(chosen)
-    if any(ch.isalpha() for ch in text):
-        detected = language.detect_language(text, hint)
-        if detected in REPLY_LANGUAGES:
-            return detected
-    return _app_language(hint)
+    return _reply_in(_written_in(text, hint), chosen, hint)
 
 
 @dataclass(frozen=True)
@@ -58,9 +67,10 @@ class Question:
         """Clean ``raw`` and decide its languages; ``lang`` is the chat's chosen reply
         language, ``hint`` Telegram's ``language_code`` (a tie-breaker only)."""
         text = clean_user_text(raw)
-        reply = reply_language(text, lang, hint)
-        # The language it is written in may be one the bot does not serve (German …).
-        written = language.detect_language(text, hint) if any(c.isalpha() for c in text) else reply
+        # Detected once; the language it is written in may be one not served (German …).
+        detected = _written_in(text, hint)
+        reply = _reply_in(detected, lang, hint)
+        written = detected or reply
         traditional = written == "zh" and language.is_traditional(text)
         if traditional:
             text = language.to_simplified(text)
